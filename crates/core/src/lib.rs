@@ -1,0 +1,20 @@
+//! The contacts domain: the field catalogue, validated values, the SQLite schema, and the
+//! operations on contacts. It talks to storage only through [`store::Sql`] and
+//! [`store::Kv`], and knows nothing about Spin, HTTP or wasmtime.
+
+pub mod access;
+pub mod contact;
+pub mod error;
+pub mod fields;
+pub mod history;
+pub mod query;
+pub mod repo;
+pub mod schema;
+pub mod settings;
+pub mod store;
+pub mod values;
+
+#[cfg(any(test, feature = "native"))]
+pub mod native;
+
+pub use error::{Error, Result};
