@@ -1,0 +1,115 @@
+//! `spin-host`: `spin up` / `spin build` for machines without the `spin` CLI.
+
+use anyhow::{bail, Context, Result};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+const USAGE: &str = "\
+usage:
+  spin-host up    [-f|--from spin.toml] [--listen 127.0.0.1:3000] [--state-dir DIR] [--build]
+                  [--variable NAME=VALUE]...
+  spin-host build [-f|--from spin.toml]
+
+`--from` may name the manifest or its directory (default ./spin.toml); the state dir defaults
+to `.spin` beside the manifest. Variables also come from SPIN_VARIABLE_<NAME>.";
+
+struct UpArgs {
+    manifest: PathBuf,
+    listen: SocketAddr,
+    state_dir: Option<PathBuf>,
+    build: bool,
+    variables: HashMap<String, String>,
+}
+
+fn main() {
+    if let Err(e) = run(std::env::args().skip(1).collect()) {
+        eprintln!("Error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: Vec<String>) -> Result<()> {
+    match args.split_first() {
+        Some((cmd, rest)) if cmd == "up" => up(parse_up(rest)?),
+        Some((cmd, rest)) if cmd == "build" => {
+            let up = parse_up(rest)?;
+            if up.build || up.state_dir.is_some() || !up.variables.is_empty() {
+                bail!("`build` only takes --from\n{USAGE}");
+            }
+            spin_host::build_app(&up.manifest)
+        }
+        Some((cmd, _)) if cmd == "-h" || cmd == "--help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => bail!("expected a command\n{USAGE}"),
+    }
+}
+
+fn parse_up(args: &[String]) -> Result<UpArgs> {
+    let mut parsed = UpArgs {
+        manifest: PathBuf::from("spin.toml"),
+        listen: "127.0.0.1:3000".parse()?,
+        state_dir: None,
+        build: false,
+        variables: HashMap::new(),
+    };
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let mut value = || {
+            args.next()
+                .with_context(|| format!("{flag} needs a value\n{USAGE}"))
+        };
+        match flag.as_str() {
+            "-f" | "--from" => parsed.manifest = manifest_path(PathBuf::from(value()?)),
+            "--listen" => {
+                parsed.listen = value()?
+                    .parse()
+                    .context("--listen expects an address like 127.0.0.1:3000")?
+            }
+            "--state-dir" => parsed.state_dir = Some(PathBuf::from(value()?)),
+            "--build" => parsed.build = true,
+            "--variable" => {
+                let (name, val) = value()?
+                    .split_once('=')
+                    .context("--variable expects NAME=VALUE")?;
+                parsed.variables.insert(name.to_string(), val.to_string());
+            }
+            other => bail!("unknown argument '{other}'\n{USAGE}"),
+        }
+    }
+    Ok(parsed)
+}
+
+/// `--from` may be a directory holding `spin.toml`, as with `spin up`.
+fn manifest_path(path: PathBuf) -> PathBuf {
+    if path.is_dir() {
+        path.join("spin.toml")
+    } else {
+        path
+    }
+}
+
+fn up(args: UpArgs) -> Result<()> {
+    if args.build {
+        spin_host::build_app(&args.manifest)?;
+    }
+    let state_dir = args.state_dir.unwrap_or_else(|| {
+        args.manifest
+            .parent()
+            .map(|dir| dir.join(".spin"))
+            .unwrap_or_else(|| PathBuf::from(".spin"))
+    });
+    let host = spin_host::start(spin_host::HostConfig {
+        manifest: args.manifest,
+        listen: args.listen,
+        state_dir,
+        variables: args.variables,
+    })?;
+    print!("{}", host.describe());
+    // Serve until killed (Ctrl-C): SQLite's journal keeps the state consistent either way.
+    loop {
+        std::thread::park();
+    }
+}

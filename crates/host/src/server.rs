@@ -1,0 +1,194 @@
+//! Serving HTTP: route, then a fresh component instance per request (as Spin does).
+//!
+//! Whatever goes wrong inside one request (a trap, no response, a bad response) answers that
+//! request 500 with a log line on stderr; the server keeps serving.
+
+use crate::routes::{apply_spin_headers, Router};
+use crate::state::{ComponentEnv, RequestState};
+use anyhow::{anyhow, Context, Result};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use wasmtime::Store;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::WasiHttpView;
+
+/// A component ready to serve: pre-instantiated, with its grants.
+pub struct ServedComponent {
+    pub pre: ProxyPre<RequestState>,
+    pub env: Arc<ComponentEnv>,
+}
+
+/// Everything needed to answer requests for one application.
+pub struct AppRuntime {
+    pub router: Router,
+    pub components: HashMap<String, ServedComponent>,
+}
+
+/// Accepts connections until `shutdown` changes.
+pub async fn serve(
+    listener: TcpListener,
+    app: Arc<AppRuntime>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, client)) => {
+                    tokio::spawn(serve_connection(stream, client, app.clone()));
+                }
+                Err(e) => {
+                    // E.g. out of file descriptors: back off instead of spinning.
+                    eprintln!("spin-host: accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+async fn serve_connection(stream: TcpStream, client: SocketAddr, app: Arc<AppRuntime>) {
+    // Small request/response exchanges on keep-alive connections: without this, Nagle's
+    // algorithm and delayed ACKs add tens of milliseconds per request.
+    let _ = stream.set_nodelay(true);
+    let service = hyper::service::service_fn(move |req| {
+        let app = app.clone();
+        async move { Ok::<_, Infallible>(answer(&app, req, client).await) }
+    });
+    if let Err(e) = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(stream), service)
+        .await
+    {
+        if !e.is_incomplete_message() {
+            eprintln!("spin-host: connection from {client}: {e}");
+        }
+    }
+}
+
+async fn answer(
+    app: &AppRuntime,
+    req: hyper::Request<Incoming>,
+    client: SocketAddr,
+) -> hyper::Response<HyperOutgoingBody> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let Some(route) = app.router.route(&path) else {
+        return empty_response(hyper::StatusCode::NOT_FOUND);
+    };
+    let Some(component) = app.components.get(route.component()) else {
+        eprintln!("spin-host: {method} {path}: route names missing component");
+        return empty_response(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    };
+    let spin_headers = route.spin_headers(
+        &host_of(&req),
+        req.uri().path_and_query().map_or("/", |pq| pq.as_str()),
+        client,
+    );
+    match call_component(component, req, spin_headers).await {
+        Ok(response) => response,
+        Err(e) => {
+            eprintln!(
+                "spin-host: {method} {path} -> 500: component '{}': {e:#}",
+                component.env.id
+            );
+            empty_response(hyper::StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
+}
+
+/// The request's `Host` header, or `localhost` as Spin assumes without one.
+fn host_of(req: &hyper::Request<Incoming>) -> String {
+    req.headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost")
+        .to_string()
+}
+
+/// Runs the component's `wasi:http/incoming-handler` on a fresh instance.
+async fn call_component(
+    component: &ServedComponent,
+    mut req: hyper::Request<Incoming>,
+    spin_headers: Vec<(&'static str, String)>,
+) -> Result<hyper::Response<HyperOutgoingBody>> {
+    apply_spin_headers(req.headers_mut(), spin_headers)?;
+    absolutize_uri(&mut req)?;
+    let mut store = Store::new(
+        component.pre.engine(),
+        RequestState::new(component.env.clone()),
+    );
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let incoming = store
+        .data_mut()
+        .http()
+        .new_incoming_request(Scheme::Http, req)?;
+    let outparam = store.data_mut().http().new_response_outparam(sender)?;
+    let pre = component.pre.clone();
+    let id = component.env.id.clone();
+    // The guest runs in its own task: it may keep streaming the body after it has set the
+    // response, and a failure after that point can only be logged.
+    let guest = tokio::spawn(async move {
+        let result = async {
+            let proxy = pre.instantiate_async(&mut store).await?;
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, incoming, outparam)
+                .await
+        }
+        .await;
+        if let Err(e) = &result {
+            eprintln!("spin-host: component '{id}' failed: {e:?}");
+        }
+        result.is_ok()
+    });
+    match receiver.await {
+        Ok(Ok(response)) => Ok(response),
+        Ok(Err(code)) => Err(anyhow!("component answered with error code {code:?}")),
+        Err(_) => match guest.await {
+            Ok(true) => Err(anyhow!("component returned without setting a response")),
+            Ok(false) => Err(anyhow!("component trapped (see the log line above)")),
+            Err(join) => Err(anyhow!("component task failed: {join}")),
+        },
+    }
+}
+
+/// wasi:http gives the guest scheme and authority from the URI: make it absolute as Spin does.
+fn absolutize_uri(req: &mut hyper::Request<Incoming>) -> Result<()> {
+    let authority = req
+        .headers()
+        .get(http::header::HOST)
+        .map(|h| h.to_str().context("Host header is not UTF-8"))
+        .transpose()?
+        .unwrap_or("localhost")
+        .parse::<http::uri::Authority>()
+        .context("Host header is not a valid authority")?;
+    let mut parts = req.uri().clone().into_parts();
+    parts.scheme = Some(http::uri::Scheme::HTTP);
+    parts.authority = Some(authority);
+    if parts.path_and_query.is_none() {
+        parts.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
+    }
+    *req.uri_mut() = http::Uri::from_parts(parts)?;
+    Ok(())
+}
+
+fn empty_response(status: hyper::StatusCode) -> hyper::Response<HyperOutgoingBody> {
+    let mut response = hyper::Response::new(
+        Empty::<Bytes>::new()
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *response.status_mut() = status;
+    response
+}
