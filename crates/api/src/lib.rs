@@ -1,0 +1,13 @@
+//! The HTTP API of the contacts components, independent of the runtime: a component hands
+//! a [`Request`] and a [`Platform`] (its storage and variables) to a module's `handle`, and
+//! sends back the [`Response`]. Runs natively in tests and under Spin in components.
+
+pub mod crud;
+pub mod http_io;
+pub mod openapi;
+pub mod platform;
+pub mod problem;
+pub mod routes;
+
+pub use http_io::{Request, Response};
+pub use platform::Platform;

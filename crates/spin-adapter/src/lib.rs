@@ -1,0 +1,146 @@
+//! Spin's side of the ports: [`Sql`] over `spin:sqlite/sqlite@3.0.0`, [`Kv`] over
+//! `fermyon:spin/key-value@2.0.0`, variables over `fermyon:spin/variables@2.0.0`, and the
+//! conversion between Spin's HTTP types and the API's.
+//!
+//! Spin makes a fresh instance for every request, so everything here lives for one request:
+//! connections open lazily, only when a route needs them.
+
+use std::cell::OnceCell;
+
+use contacts_api::{Platform, Request, Response};
+use contacts_core::store::{DbError, Kv, Rows, Sql, Value};
+use contacts_core::{schema, Error, Result};
+use spin_sdk::key_value::Store;
+use spin_sdk::sqlite3::{self, Connection};
+
+/// Serves one request with a module's handler (e.g. `contacts_api::crud::handle`).
+pub fn serve(
+    req: http::Request<Vec<u8>>,
+    handler: fn(&Request, &dyn Platform) -> Response,
+) -> http::Response<Vec<u8>> {
+    let (parts, body) = req.into_parts();
+    let request = Request {
+        method: parts.method,
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().unwrap_or_default().to_owned(),
+        headers: parts.headers,
+        body,
+    };
+    let response = handler(&request, &SpinPlatform::default());
+    let mut builder = http::Response::builder().status(response.status);
+    for (name, value) in &response.headers {
+        builder = builder.header(*name, value.as_str());
+    }
+    builder.body(response.body).unwrap_or_else(|e| {
+        eprintln!("building the response failed: {e}");
+        let mut r = http::Response::new(Vec::new());
+        *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+        r
+    })
+}
+
+#[derive(Default)]
+struct SpinPlatform {
+    sql: OnceCell<SpinSql>,
+    kv: OnceCell<SpinKv>,
+}
+
+impl Platform for SpinPlatform {
+    fn sql(&self) -> Result<&dyn Sql> {
+        if let Some(db) = self.sql.get() {
+            return Ok(db);
+        }
+        let conn = Connection::open("default")
+            .map_err(|e| Error::Storage(format!("opening database: {e}")))?;
+        let db = SpinSql(conn);
+        schema::ensure(&db)?;
+        Ok(self.sql.get_or_init(|| db))
+    }
+
+    fn kv(&self) -> Result<&dyn Kv> {
+        if let Some(kv) = self.kv.get() {
+            return Ok(kv);
+        }
+        let store = Store::open("default")
+            .map_err(|e| Error::Storage(format!("opening key-value store: {e}")))?;
+        Ok(self.kv.get_or_init(|| SpinKv(store)))
+    }
+
+    fn variable(&self, name: &str) -> Option<String> {
+        spin_sdk::variables::get(name)
+            .ok()
+            .filter(|v| !v.is_empty())
+    }
+}
+
+struct SpinSql(Connection);
+
+fn to_spin(v: &Value) -> sqlite3::Value {
+    match v {
+        Value::Null => sqlite3::Value::Null,
+        Value::Integer(i) => sqlite3::Value::Integer(*i),
+        Value::Real(f) => sqlite3::Value::Real(*f),
+        Value::Text(s) => sqlite3::Value::Text(s.clone()),
+        Value::Blob(b) => sqlite3::Value::Blob(b.clone()),
+    }
+}
+
+fn from_spin(v: sqlite3::Value) -> Value {
+    match v {
+        sqlite3::Value::Null => Value::Null,
+        sqlite3::Value::Integer(i) => Value::Integer(i),
+        sqlite3::Value::Real(f) => Value::Real(f),
+        sqlite3::Value::Text(s) => Value::Text(s),
+        sqlite3::Value::Blob(b) => Value::Blob(b),
+    }
+}
+
+fn db_error(e: sqlite3::Error) -> DbError {
+    match e {
+        sqlite3::Error::Io(msg) => DbError::Sqlite(msg),
+        other => DbError::Unavailable(format!("{other:?}")),
+    }
+}
+
+impl Sql for SpinSql {
+    fn execute(&self, sql: &str, params: &[Value]) -> std::result::Result<Rows, DbError> {
+        let params: Vec<sqlite3::Value> = params.iter().map(to_spin).collect();
+        let result = self.0.execute(sql, &params).map_err(db_error)?;
+        Ok(Rows {
+            columns: result.columns,
+            rows: result
+                .rows
+                .into_iter()
+                .map(|r| r.values.into_iter().map(from_spin).collect())
+                .collect(),
+        })
+    }
+
+    fn last_insert_rowid(&self) -> i64 {
+        self.0.last_insert_rowid()
+    }
+
+    fn changes(&self) -> u64 {
+        self.0.changes()
+    }
+}
+
+struct SpinKv(Store);
+
+fn kv_error(e: spin_sdk::key_value::Error) -> DbError {
+    DbError::Unavailable(format!("{e:?}"))
+}
+
+impl Kv for SpinKv {
+    fn get(&self, key: &str) -> std::result::Result<Option<Vec<u8>>, DbError> {
+        self.0.get(key).map_err(kv_error)
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> std::result::Result<(), DbError> {
+        self.0.set(key, value).map_err(kv_error)
+    }
+
+    fn delete(&self, key: &str) -> std::result::Result<(), DbError> {
+        self.0.delete(key).map_err(kv_error)
+    }
+}
