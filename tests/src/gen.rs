@@ -261,6 +261,7 @@ pub fn contact(seed: u64, n: u64) -> Json {
     let first = rng.pick(FIRST_NAMES);
     let last = rng.pick(LAST_NAMES);
     let (city, country) = CITIES[rng.below(CITIES.len())];
+    let stage = ["lead", "contact", "customer"][rng.below(3)];
     let email = format!(
         "{}.{}{}@example{}.com",
         ascii_fold(first),
@@ -275,7 +276,7 @@ pub fn contact(seed: u64, n: u64) -> Json {
         "city": city,
         "country": country,
         "company": rng.pick(COMPANIES),
-        "lead_stage": ["lead", "contact", "customer"][rng.below(3)],
+        "lead_stage": stage,
         "source_channel": rng.pick(CHANNELS),
     });
     if rng.chance(70) {
