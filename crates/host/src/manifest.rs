@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 #[serde(deny_unknown_fields)]
 pub struct RawManifest {
     spin_manifest_version: u32,
+    // Required as under Spin, but nothing in it changes how the host serves.
+    #[allow(dead_code)]
     application: Application,
     #[serde(default)]
     variables: BTreeMap<String, VariableDecl>,
