@@ -209,7 +209,7 @@ pub fn phone(rng: &mut Rng, country: &str) -> String {
             .collect()
     };
     match country {
-        "BR" => format!("+55 11 9{} {}", d(rng, 4), d(rng, 4)),
+        "BR" => format!("+55 11 99{} {}", d(rng, 3), d(rng, 4)),
         "FR" => format!(
             "+33 6 {} {} {} {}",
             d(rng, 2),
@@ -219,7 +219,7 @@ pub fn phone(rng: &mut Rng, country: &str) -> String {
         ),
         "GB" => format!("+44 7911 {}", d(rng, 6)),
         "DE" => format!("+49 151 {}", d(rng, 8)),
-        "JP" => format!("+81 90 {} {}", d(rng, 4), d(rng, 4)),
+        "JP" => format!("+81 90 1{} {}", d(rng, 3), d(rng, 4)),
         "IN" => format!("+91 98{} {}", d(rng, 3), d(rng, 5)),
         "MX" => format!("+52 55 {} {}", d(rng, 4), d(rng, 4)),
         _ => {
@@ -234,6 +234,16 @@ pub fn phone(rng: &mut Rng, country: &str) -> String {
             )
         }
     }
+}
+
+/// Replaces the last six digits of a formatted number with `n`, so numbers of distinct
+/// `n < 1_000_000` never collide; the leading digits that make the number valid stay.
+fn with_unique_tail(formatted: &str, n: u64) -> String {
+    let tail = format!("{:06}", n % 1_000_000);
+    let mut tail_digits = tail.chars().rev();
+    let mut out: Vec<char> = formatted.chars().rev().map(|c| if c.is_ascii_digit() { tail_digits.next().unwrap_or(c) } else { c }).collect();
+    out.reverse();
+    out.into_iter().collect()
 }
 
 fn ascii_fold(s: &str) -> String {
@@ -280,10 +290,7 @@ pub fn contact(seed: u64, n: u64) -> Json {
         "source_channel": rng.pick(CHANNELS),
     });
     if rng.chance(70) {
-        // Unique per n: the last digits carry n.
-        let p = phone(&mut rng, country);
-        let keep = p.len() - 4;
-        body["phone"] = json!(format!("{}{:04}", &p[..keep], n % 10_000));
+        body["phone"] = json!(with_unique_tail(&phone(&mut rng, country), n));
     }
     let ntags = rng.below(3);
     let tags: Vec<&str> = (0..ntags).map(|_| rng.pick(TAGS)).collect();

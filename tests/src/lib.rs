@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::Value as Json;
 
 pub mod gen;
+pub mod seed;
 
 /// The bootstrap admin token every test app starts with.
 pub const ADMIN: &str = "test-admin-token";
