@@ -3,6 +3,8 @@
 //! [`store::Kv`], and knows nothing about Spin, HTTP or wasmtime.
 
 pub mod access;
+pub mod autocreate;
+pub mod blocks;
 pub mod contact;
 pub mod error;
 pub mod fields;
