@@ -117,3 +117,10 @@ fn start_banner_lists_routes_like_spin_up() {
         "{banner}"
     );
 }
+
+#[test]
+fn the_host_answers_spins_health_endpoint() {
+    let probe = start_probe();
+    let reply = get(&probe.url("/.well-known/spin/health"));
+    assert_eq!((reply.status, reply.body.as_str()), (200, "OK"));
+}

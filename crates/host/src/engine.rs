@@ -61,11 +61,12 @@ fn new_linker() -> Result<Linker<RequestState>> {
 }
 
 type CacheKey = (PathBuf, SystemTime, u64);
+/// Filled once by whichever host compiles the file first.
+type CacheSlot = Arc<Mutex<Option<Component>>>;
 
 /// Loads a component, compiling it only if this exact file was not compiled before.
 pub fn load_component(path: &Path) -> Result<Component> {
-    static CACHE: OnceLock<Mutex<HashMap<CacheKey, Arc<Mutex<Option<Component>>>>>> =
-        OnceLock::new();
+    static CACHE: OnceLock<Mutex<HashMap<CacheKey, CacheSlot>>> = OnceLock::new();
     let key = cache_key(path)?;
     // One slot per file: concurrent hosts wanting the same file wait for one compilation.
     let slot = {

@@ -121,25 +121,17 @@ impl OutboundPolicy {
     }
 }
 
-type ResponseFuture = Box<
-    dyn Future<
-            Output = Result<
-                (
-                    http::Response<WasiBody>,
-                    Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-                ),
-                HttpError,
-            >,
-        > + Send,
->;
+/// Reports the I/O outcome of a request or response body, once it is known.
+type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
+type SendResult = Result<(http::Response<WasiBody>, IoFuture), HttpError>;
 
 impl WasiHttpHooks for OutboundPolicy {
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,
         _options: Option<RequestOptions>,
-        _fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-    ) -> ResponseFuture {
+        _fut: IoFuture,
+    ) -> Box<dyn Future<Output = SendResult> + Send> {
         if !self.permits(request.uri()) {
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         }
@@ -155,15 +147,7 @@ impl WasiHttpHooks for OutboundPolicy {
 }
 
 /// Sends one request over a fresh HTTP/1.1 connection.
-async fn send_plain_http(
-    request: http::Request<WasiBody>,
-) -> Result<
-    (
-        http::Response<WasiBody>,
-        Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-    ),
-    HttpError,
-> {
+async fn send_plain_http(request: http::Request<WasiBody>) -> SendResult {
     let uri = request.uri();
     let host = uri.host().unwrap_or_default().to_string();
     let port = uri.port_u16().unwrap_or(80);
@@ -173,8 +157,7 @@ async fn send_plain_http(
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(HttpError::Hyper)?;
-    let io: Box<dyn Future<Output = Result<(), HttpError>> + Send> =
-        Box::new(async move { connection.await.map_err(HttpError::Hyper) });
+    let io: IoFuture = Box::new(async move { connection.await.map_err(HttpError::Hyper) });
     let (mut parts, body) = request.into_parts();
     // HTTP/1.1 origin-form: the request line carries only the path.
     parts.uri = parts

@@ -11,6 +11,9 @@ use std::net::SocketAddr;
 
 const WILDCARD_SUFFIX: &str = "/...";
 
+/// Spin answers its own endpoints here (e.g. `/.well-known/spin/health`); apps may not route here.
+pub const RESERVED_PREFIX: &str = "/.well-known/spin/";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Pattern {
     /// The whole path, trailing slash removed (`/` becomes the empty string).
@@ -53,6 +56,9 @@ pub fn check_route_syntax(route: &str) -> Result<()> {
     }
     if body.contains("...") {
         bail!("route '{route}': `...` is only allowed as a trailing `/...`");
+    }
+    if route.starts_with(RESERVED_PREFIX) {
+        bail!("route '{route}': paths under {RESERVED_PREFIX} are reserved for the host");
     }
     Ok(())
 }
@@ -277,6 +283,7 @@ mod tests {
         assert!(check_route_syntax("/users/:id").is_err());
         assert!(check_route_syntax("/files/*").is_err());
         assert!(check_route_syntax("/a/.../b").is_err());
+        assert!(check_route_syntax("/.well-known/spin/x").is_err());
         assert!(check_route_syntax("/a/...").is_ok());
     }
 }

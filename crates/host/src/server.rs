@@ -7,7 +7,7 @@ use crate::routes::{apply_spin_headers, Router};
 use crate::state::{ComponentEnv, RequestState};
 use anyhow::{anyhow, Context, Result};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use std::collections::HashMap;
@@ -21,6 +21,9 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::WasiHttpView;
+
+/// Spin's liveness endpoint, answered by the host itself.
+const HEALTH_PATH: &str = "/.well-known/spin/health";
 
 /// A component ready to serve: pre-instantiated, with its grants.
 pub struct ServedComponent {
@@ -83,6 +86,9 @@ async fn answer(
 ) -> hyper::Response<HyperOutgoingBody> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    if path == HEALTH_PATH {
+        return text_response(hyper::StatusCode::OK, "OK");
+    }
     let Some(route) = app.router.route(&path) else {
         return empty_response(hyper::StatusCode::NOT_FOUND);
     };
@@ -184,8 +190,15 @@ fn absolutize_uri(req: &mut hyper::Request<Incoming>) -> Result<()> {
 }
 
 fn empty_response(status: hyper::StatusCode) -> hyper::Response<HyperOutgoingBody> {
+    text_response(status, "")
+}
+
+fn text_response(
+    status: hyper::StatusCode,
+    text: &'static str,
+) -> hyper::Response<HyperOutgoingBody> {
     let mut response = hyper::Response::new(
-        Empty::<Bytes>::new()
+        Full::new(Bytes::from_static(text.as_bytes()))
             .map_err(|never| match never {})
             .boxed_unsync(),
     );
