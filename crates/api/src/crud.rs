@@ -141,7 +141,12 @@ fn list(call: &Call) -> Result<Response> {
     let db = call.platform.sql()?;
     let catalogue = Catalogue::load(db)?;
     let segment = call.req.param("segment").unwrap_or_else(|| "all".into());
-    let scope = query::segment_scope(&segment)?;
+    let scope = query::segment_scope(
+        db,
+        &catalogue,
+        &crate::filter::clock(call.platform)?,
+        &segment,
+    )?;
     let sort = match call.req.param("sort") {
         Some(s) => query::parse_sort_param(&s, &catalogue)?,
         None => Vec::new(),

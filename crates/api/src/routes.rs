@@ -46,7 +46,10 @@ pub const fn route(
 
 /// Every route the app serves, by component.
 pub fn all() -> Vec<(&'static str, &'static [RouteDoc])> {
-    vec![("crud", crate::crud::ROUTES)]
+    vec![
+        ("crud", crate::crud::ROUTES),
+        ("filter", crate::filter::ROUTES),
+    ]
 }
 
 /// The route a request names, with its path parameters.

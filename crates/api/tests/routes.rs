@@ -48,6 +48,7 @@ fn every_documented_route_is_dispatched() {
             let platform = Native::default();
             let resp = match component {
                 "crud" => contacts_api::crud::handle(&req, &platform),
+                "filter" => contacts_api::filter::handle(&req, &platform),
                 other => panic!("no handler registered in this test for component {other}"),
             };
             let body = String::from_utf8_lossy(&resp.body);

@@ -45,9 +45,16 @@ pub fn system_segment(id: &str) -> Option<Where> {
     }
 }
 
-/// The condition of segment `id`. Only the system segments exist until saved segments do.
-pub fn segment_scope(id: &str) -> Result<Where> {
-    system_segment(id).ok_or_else(|| Error::NotFound(format!("segment '{id}'")))
+/// The condition of segment `id`: `all`, `blocked`, or a saved segment (its filter within
+/// `all`, re-checked against the catalogue: a segment naming a deleted field is a 422).
+/// Relative dates in a saved filter are taken at `clock`.
+pub fn segment_scope(
+    db: &dyn Sql,
+    catalogue: &Catalogue,
+    clock: &crate::filter::Clock,
+    id: &str,
+) -> Result<Where> {
+    crate::segments::scope(db, catalogue, clock, id)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,453 @@
+//! Segments (SPEC §3): the system segments `all` (not blocked) and `blocked`, and saved
+//! filters stored in SQLite, the system of record.
+//!
+//! A saved segment is its filter within `all`: blocked contacts leave every saved segment
+//! as they leave All, and are found in Blocked. Its filter is checked against the field
+//! catalogue when saved and again each time it is used, so a segment whose filter names a
+//! since-deleted custom field reports that (a 422 when used, an `error` in listings)
+//! instead of failing.
+//!
+//! Custom fields named by saved segments get an expression index on
+//! `json_extract(custom, '$.key')`, created when a segment using one is saved and dropped
+//! when no saved segment uses it any more: the fields people keep filtering on stay off
+//! full scans, and the others cost writes nothing.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value as Json};
+
+use crate::error::{Error, Result};
+use crate::fields::Catalogue;
+use crate::filter::{custom_key, Clock, Filter, Kind};
+use crate::query::{field_expr, system_segment, Where};
+use crate::store::{write_tx, Sql, Value};
+use crate::values::time;
+
+pub const SCHEMA: &[&str] = &[
+    // AUTOINCREMENT: the id of a deleted segment is never given to another, so a stale
+    // link or bulk target cannot silently name a different set of contacts.
+    "CREATE TABLE segments (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL COLLATE NOCASE UNIQUE,
+        filter TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+];
+
+pub const MAX_SAVED: i64 = 500;
+pub const MAX_NAME: usize = 100;
+const INDEX_PREFIX: &str = "contacts_custom_";
+
+/// Which segment an id names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SegmentId {
+    All,
+    Blocked,
+    Saved(i64),
+}
+
+impl SegmentId {
+    /// `all`, `blocked`, or a saved segment's number. Anything else names no segment.
+    pub fn parse(s: &str) -> Result<SegmentId> {
+        match s.trim() {
+            "all" => Ok(SegmentId::All),
+            "blocked" => Ok(SegmentId::Blocked),
+            n => n
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .map(SegmentId::Saved)
+                .ok_or_else(|| Error::NotFound(format!("segment '{}'", short(s)))),
+        }
+    }
+
+    /// A segment id as JSON sends it: a string, or a saved segment's number.
+    pub fn from_json(v: &Json, field: &str) -> Result<SegmentId> {
+        match v {
+            Json::String(s) => SegmentId::parse(s),
+            Json::Number(n) => n
+                .as_i64()
+                .filter(|n| *n > 0)
+                .map(SegmentId::Saved)
+                .ok_or_else(|| Error::NotFound(format!("segment {n}"))),
+            _ => Err(Error::Malformed {
+                detail: format!(
+                    "{field}: expected a segment id (\"all\", \"blocked\" or a saved segment's id)"
+                ),
+                field: Some(field.to_owned()),
+            }),
+        }
+    }
+}
+
+fn short(s: &str) -> String {
+    s.chars().take(60).collect()
+}
+
+/// A saved segment as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Saved {
+    pub id: i64,
+    pub name: String,
+    pub filter: Json,
+    pub created_at: String,
+    pub created_by: String,
+    pub updated_at: String,
+}
+
+impl Saved {
+    fn unusable(&self, cause: &Error) -> Error {
+        Error::invalid(
+            "segment",
+            format!(
+                "segment {} ('{}') can no longer be used: {}; edit or delete it",
+                self.id,
+                self.name,
+                describe(cause)
+            ),
+        )
+    }
+
+    /// The segment's condition: not blocked, and its filter. A filter that no longer
+    /// checks is a 422 on `segment`.
+    pub fn scope(&self, catalogue: &Catalogue, clock: &Clock) -> Result<Where> {
+        self.checked_scope(catalogue, clock)
+            .map_err(|e| self.unusable(&e))
+    }
+
+    /// Like [`Saved::scope`], with the filter's own error (its JSON path and why), as a
+    /// listing reports it.
+    pub fn checked_scope(&self, catalogue: &Catalogue, clock: &Clock) -> Result<Where> {
+        let filter = Filter::parse(&self.filter, catalogue)?;
+        Ok(all_scope().and(filter.to_where(clock)))
+    }
+
+    pub fn to_json(&self) -> Json {
+        json!({
+            "id": self.id.to_string(),
+            "name": self.name,
+            "filter": self.filter,
+            "system": false,
+            "created_at": self.created_at,
+            "created_by": self.created_by,
+            "updated_at": self.updated_at,
+        })
+    }
+}
+
+fn describe(e: &Error) -> String {
+    match e {
+        Error::Invalid { field, detail } => format!("{field}: {detail}"),
+        Error::Malformed {
+            field: Some(field),
+            detail,
+        } if !detail.starts_with(field.as_str()) => format!("{field}: {detail}"),
+        other => other.to_string(),
+    }
+}
+
+/// Segment `all`. Nearly every contact is not blocked, and `likely` tells the planner so:
+/// without statistics it would otherwise drive a filtered query from the `blocked` index
+/// (reading every contact) rather than from the filter's own, selective index. Alone, it
+/// still counts from the covering `(blocked, id)` index.
+fn all_scope() -> Where {
+    Where::new("likely(c.blocked = 0)", vec![])
+}
+
+/// The system segments as JSON (without counts), `all` first.
+pub fn system_json(id: SegmentId) -> Json {
+    let (key, name, blocked_op) = match id {
+        SegmentId::Blocked => ("blocked", "Blocked", "is_true"),
+        _ => ("all", "All", "is_false"),
+    };
+    json!({
+        "id": key,
+        "name": name,
+        "filter": {"all": [{"field": "blocked", "op": blocked_op}]},
+        "system": true,
+    })
+}
+
+/// The condition of any segment id: what list, query, search and bulk narrow to.
+pub fn scope(db: &dyn Sql, catalogue: &Catalogue, clock: &Clock, id: &str) -> Result<Where> {
+    scope_of(db, catalogue, clock, SegmentId::parse(id)?)
+}
+
+pub fn scope_of(
+    db: &dyn Sql,
+    catalogue: &Catalogue,
+    clock: &Clock,
+    id: SegmentId,
+) -> Result<Where> {
+    match id {
+        SegmentId::All => Ok(all_scope()),
+        SegmentId::Blocked => system_segment("blocked")
+            .ok_or_else(|| Error::Storage("system segment 'blocked' is missing".into())),
+        SegmentId::Saved(n) => get(db, n)?.scope(catalogue, clock),
+    }
+}
+
+/// An error as the `error` member of a segment listing: `{field, detail}`.
+pub fn error_json(e: &Error) -> Json {
+    match e {
+        Error::Invalid { field, detail } => json!({"field": field, "detail": detail}),
+        Error::Malformed { field, detail } => json!({"field": field, "detail": detail}),
+        other => json!({"field": null, "detail": other.to_string()}),
+    }
+}
+
+const COLUMNS: &str = "id, name, filter, created_at, created_by, updated_at";
+
+fn decode(row: &[Value]) -> Result<Saved> {
+    let text = |i: usize| {
+        row.get(i)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let filter = serde_json::from_str(&text(2))
+        .map_err(|e| Error::Storage(format!("segment filter is not JSON: {e}")))?;
+    Ok(Saved {
+        id: row.first().and_then(Value::as_i64).unwrap_or(0),
+        name: text(1),
+        filter,
+        created_at: text(3),
+        created_by: text(4),
+        updated_at: text(5),
+    })
+}
+
+/// Every saved segment, oldest first.
+pub fn list(db: &dyn Sql) -> Result<Vec<Saved>> {
+    db.execute(&format!("SELECT {COLUMNS} FROM segments ORDER BY id"), &[])?
+        .rows
+        .iter()
+        .map(|r| decode(r))
+        .collect()
+}
+
+pub fn get(db: &dyn Sql, id: i64) -> Result<Saved> {
+    let rows = db.execute(
+        &format!("SELECT {COLUMNS} FROM segments WHERE id = ?"),
+        &[id.into()],
+    )?;
+    match rows.rows.first() {
+        Some(r) => decode(r),
+        None => Err(Error::NotFound(format!("segment '{id}'"))),
+    }
+}
+
+/// What a create or update body asks for, checked.
+struct Body {
+    name: Option<String>,
+    filter: Option<Filter>,
+}
+
+fn parse_body(body: &Json, catalogue: &Catalogue, require_all: bool) -> Result<Body> {
+    let obj = body
+        .as_object()
+        .ok_or_else(|| Error::malformed("the body must be a JSON object {name, filter}"))?;
+    if let Some(extra) = obj
+        .keys()
+        .find(|k| !matches!(k.as_str(), "name" | "filter"))
+    {
+        return Err(Error::invalid(
+            short(extra),
+            "is not a member of a segment (name, filter)",
+        ));
+    }
+    let name = match obj.get("name") {
+        None if require_all => return Err(Error::invalid("name", "is required")),
+        None => None,
+        Some(Json::String(s)) => Some(check_name(s)?),
+        Some(_) => {
+            return Err(Error::Malformed {
+                detail: "name: expected a string".into(),
+                field: Some("name".into()),
+            })
+        }
+    };
+    let filter = match obj.get("filter") {
+        None if require_all => return Err(Error::invalid("filter", "is required")),
+        None => None,
+        Some(f) => Some(Filter::parse(f, catalogue)?),
+    };
+    Ok(Body { name, filter })
+}
+
+fn check_name(s: &str) -> Result<String> {
+    let name = s.trim();
+    let n = name.chars().count();
+    if n == 0 || n > MAX_NAME || name.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            "name",
+            format!("must be 1 to {MAX_NAME} characters"),
+        ));
+    }
+    if name.eq_ignore_ascii_case("all") || name.eq_ignore_ascii_case("blocked") {
+        return Err(name_taken(name));
+    }
+    Ok(name.to_owned())
+}
+
+fn name_taken(name: &str) -> Error {
+    Error::Conflict {
+        detail: format!("a segment named '{name}' exists"),
+        field: Some("name".into()),
+        existing_contact_id: None,
+    }
+}
+
+fn unique_name<T>(r: std::result::Result<T, crate::store::DbError>, name: &str) -> Result<T> {
+    r.map_err(|e| match e.unique_violation() {
+        Some(_) => name_taken(name),
+        None => e.into(),
+    })
+}
+
+/// Saves a new segment `{name, filter}`.
+pub fn create(db: &dyn Sql, catalogue: &Catalogue, actor: &str, body: &Json) -> Result<Saved> {
+    let parsed = parse_body(body, catalogue, true)?;
+    let (Some(name), Some(filter)) = (parsed.name, parsed.filter) else {
+        return Err(Error::invalid("filter", "is required"));
+    };
+    write_tx(db, || {
+        let count = db
+            .execute("SELECT count(*) FROM segments", &[])?
+            .scalar_i64()
+            .unwrap_or(0);
+        if count >= MAX_SAVED {
+            return Err(Error::invalid(
+                "name",
+                format!("at most {MAX_SAVED} saved segments"),
+            ));
+        }
+        let now = time::now();
+        unique_name(
+            db.execute(
+                "INSERT INTO segments (name, filter, created_at, created_by, updated_at) VALUES (?, ?, ?, ?, ?)",
+                &[
+                    name.as_str().into(),
+                    filter.json.to_string().into(),
+                    now.as_str().into(),
+                    actor.into(),
+                    now.as_str().into(),
+                ],
+            ),
+            &name,
+        )?;
+        let id = db.last_insert_rowid();
+        sync_indexes(db, catalogue)?;
+        get(db, id)
+    })
+}
+
+/// Changes a saved segment's name and/or filter.
+pub fn update(db: &dyn Sql, catalogue: &Catalogue, id: &str, body: &Json) -> Result<Saved> {
+    let n = saved_id(id)?;
+    let parsed = parse_body(body, catalogue, false)?;
+    write_tx(db, || {
+        let mut seg = get(db, n)?;
+        if let Some(name) = parsed.name {
+            seg.name = name;
+        }
+        if let Some(filter) = &parsed.filter {
+            seg.filter = filter.json.clone();
+        }
+        unique_name(
+            db.execute(
+                "UPDATE segments SET name = ?, filter = ?, updated_at = ? WHERE id = ?",
+                &[
+                    seg.name.as_str().into(),
+                    seg.filter.to_string().into(),
+                    time::now().into(),
+                    n.into(),
+                ],
+            ),
+            &seg.name,
+        )?;
+        if parsed.filter.is_some() {
+            sync_indexes(db, catalogue)?;
+        }
+        get(db, n)
+    })
+}
+
+pub fn delete(db: &dyn Sql, catalogue: &Catalogue, id: &str) -> Result<()> {
+    let n = saved_id(id)?;
+    write_tx(db, || {
+        db.execute("DELETE FROM segments WHERE id = ?", &[n.into()])?;
+        if db.changes() == 0 {
+            return Err(Error::NotFound(format!("segment '{n}'")));
+        }
+        sync_indexes(db, catalogue)
+    })
+}
+
+/// A saved segment's id; the system segments cannot be changed or deleted.
+fn saved_id(id: &str) -> Result<i64> {
+    match SegmentId::parse(id)? {
+        SegmentId::Saved(n) => Ok(n),
+        _ => Err(Error::invalid(
+            "id",
+            format!("'{id}' is a system segment; it cannot be changed or deleted"),
+        )),
+    }
+}
+
+/// The custom fields saved segments filter on: index name → indexed expression.
+fn wanted_indexes(db: &dyn Sql, catalogue: &Catalogue) -> Result<BTreeMap<String, String>> {
+    let mut wanted = BTreeMap::new();
+    for seg in list(db)? {
+        let Ok(filter) = Filter::parse(&seg.filter, catalogue) else {
+            continue;
+        };
+        for cond in filter.conditions() {
+            // Multi-select values are JSON arrays read with json_each: no index helps.
+            if cond.kind == Kind::Multi {
+                continue;
+            }
+            if let Some(key) = custom_key(&cond.field) {
+                // The very expression filters compare (collation included), or the
+                // planner would not match it to the index.
+                let expr = field_expr(&cond.field).replacen("c.custom", "custom", 1);
+                wanted.insert(format!("{INDEX_PREFIX}{key}"), expr);
+            }
+        }
+    }
+    Ok(wanted)
+}
+
+/// Creates the expression indexes saved segments need and drops those none needs.
+pub fn sync_indexes(db: &dyn Sql, catalogue: &Catalogue) -> Result<()> {
+    let wanted = wanted_indexes(db, catalogue)?;
+    let existing: Vec<String> = db
+        .execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'contacts' AND name LIKE ? ESCAPE '\\'",
+            &[format!("{}%", INDEX_PREFIX.replace('_', "\\_")).into()],
+        )?
+        .rows
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().and_then(Value::into_string))
+        .collect();
+    for name in &existing {
+        // Only names this module made: `contacts_custom_<custom key>`.
+        let ours = name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if ours && !wanted.contains_key(name) {
+            db.execute(&format!("DROP INDEX IF EXISTS {name}"), &[])?;
+        }
+    }
+    for (name, expr) in &wanted {
+        if !existing.contains(name) {
+            db.execute(
+                &format!("CREATE INDEX IF NOT EXISTS {name} ON contacts({expr})"),
+                &[],
+            )?;
+        }
+    }
+    Ok(())
+}
