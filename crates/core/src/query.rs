@@ -274,14 +274,16 @@ pub fn count(db: &dyn Sql, scope: &Where) -> Result<i64> {
     Ok(rows.scalar_i64().unwrap_or(0))
 }
 
-struct Projected {
+/// One shown column: its key and the SQL expression (over `contacts c`) that selects it.
+/// Search builds its own statements and shares this projection.
+pub struct Projected {
     key: String,
     ty: FieldType,
-    sql: String,
+    pub sql: String,
     custom: bool,
 }
 
-fn projection(columns: &[String], catalogue: &Catalogue) -> Result<Vec<Projected>> {
+pub fn projection(columns: &[String], catalogue: &Catalogue) -> Result<Vec<Projected>> {
     columns
         .iter()
         .map(|key| {
@@ -307,7 +309,8 @@ fn projection(columns: &[String], catalogue: &Catalogue) -> Result<Vec<Projected
         .collect()
 }
 
-fn item_json(row: &[Value], nkeys: usize, projection: &[Projected]) -> Json {
+/// A page item from a row `[rowid, contact_id, nkeys sort values…, projected columns…]`.
+pub fn item_json(row: &[Value], nkeys: usize, projection: &[Projected]) -> Json {
     let mut out = Map::new();
     out.insert(
         "contact_id".into(),
