@@ -29,6 +29,7 @@ pub fn build_app(manifest: &Path) -> Result<()> {
             bail!("build command for component '{id}' failed ({status})");
         }
     }
+    eprintln!("Finished building all Spin components");
     Ok(())
 }
 

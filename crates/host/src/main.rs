@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 
 const USAGE: &str = "\
@@ -63,11 +63,7 @@ fn parse_up(args: &[String]) -> Result<UpArgs> {
         };
         match flag.as_str() {
             "-f" | "--from" => parsed.manifest = manifest_path(PathBuf::from(value()?)),
-            "--listen" => {
-                parsed.listen = value()?
-                    .parse()
-                    .context("--listen expects an address like 127.0.0.1:3000")?
-            }
+            "--listen" => parsed.listen = listen_addr(value()?)?,
             "--state-dir" => parsed.state_dir = Some(PathBuf::from(value()?)),
             "--build" => parsed.build = true,
             "--variable" => {
@@ -80,6 +76,20 @@ fn parse_up(args: &[String]) -> Result<UpArgs> {
         }
     }
     Ok(parsed)
+}
+
+/// Resolves `--listen` like `spin up`: names allowed, IPv4 loopback preferred.
+fn listen_addr(text: &str) -> Result<SocketAddr> {
+    let addrs: Vec<SocketAddr> = text
+        .to_socket_addrs()
+        .with_context(|| format!("--listen expects host:port, got '{text}'"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.ip() == std::net::Ipv4Addr::LOCALHOST)
+        .or(addrs.first())
+        .copied()
+        .with_context(|| format!("'{text}' resolves to no address"))
 }
 
 /// `--from` may be a directory holding `spin.toml`, as with `spin up`.
