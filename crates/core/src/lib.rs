@@ -13,6 +13,7 @@ pub mod history;
 pub mod query;
 pub mod repo;
 pub mod schema;
+pub mod search;
 pub mod segments;
 pub mod settings;
 pub mod store;

@@ -1,0 +1,337 @@
+//! Search (SPEC §3, §8, §9): fuzzy over first name, last name, email and phone, whole-word
+//! over searchable custom fields, ranked exact > prefix > substring > typo, within a
+//! segment, in pages.
+//!
+//! Two FTS5 indexes, kept in step with `contacts` by triggers (so every writer — create,
+//! update, delete, merge, import, auto-create, bulk — keeps them current in its own
+//! transaction, and none has to know they exist):
+//! - `search_words` (unicode61, diacritics removed, prefix indexes for 1 and 2 characters):
+//!   name words, each email as one token, phone digits, searchable custom values. Answers
+//!   the exact and prefix ranks, custom fields, and typos (a query word's one-edit variants
+//!   looked up as whole name words).
+//! - `search_grams` (trigram, diacritics removed): names with every word after two spaces,
+//!   emails, phone digits. Answers substrings; the two spaces make a one- or two-letter word
+//!   prefix a three-character string it can look up.
+//!
+//! A page is one statement: one arm per rank, each an FTS5 query in row-id order (newest
+//! first) that excludes the better ranks, joined to `contacts` by row id for the segment's
+//! condition and the shown columns, chained with UNION ALL under one LIMIT. SQLite runs
+//! the arms in turn and stops when the page is full, so a query touches about as many
+//! index entries as it shows, never every contact. The order within a rank is the row id,
+//! which makes the cursor (rank, last row id) exact.
+
+mod typo;
+mod words;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::{json, Value as Json};
+
+use crate::error::{Error, Result};
+use crate::fields::Catalogue;
+use crate::query::{item_json, projection, Page, Where};
+use crate::store::{Sql, Value};
+
+pub use words::{Query, Rank, MAX_QUERY_CHARS};
+
+/// `x` with the letters of [`words::FOLD`] folded (SQLite's `remove_diacritics` keeps them).
+macro_rules! fold {
+    ($x:expr) => {
+        concat!(
+            "replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(",
+            $x,
+            ", 'ı', 'i'), 'ø', 'o'), 'Ø', 'o'), 'ł', 'l'), 'Ł', 'l'), 'đ', 'd'), 'Đ', 'd'), 'ß', 'ss'), 'æ', 'ae'), 'Æ', 'ae'), 'œ', 'oe'), 'Œ', 'oe')"
+        )
+    };
+}
+
+/// `x` with each of [`words::NAME_SEPARATORS`] made two spaces.
+macro_rules! separate {
+    ($x:expr) => {
+        concat!(
+            "replace(replace(replace(replace(replace(replace(",
+            $x,
+            ", ' ', '  '), '-', '  '), '''', '  '), '’', '  '), '.', '  '), ',', '  ')"
+        )
+    };
+}
+
+/// The digits of a phone as entered: [`words::PHONE_PUNCTUATION`] dropped.
+macro_rules! digits {
+    ($x:expr) => {
+        concat!(
+            "replace(replace(replace(replace(replace(replace(replace(",
+            $x,
+            ", ' ', ''), '-', ''), '(', ''), ')', ''), '.', ''), '+', ''), '/', '')"
+        )
+    };
+}
+
+/// The statements that index row `new` (one per index, each a string literal).
+macro_rules! index_row {
+    (words) => {
+        concat!(
+            "INSERT INTO search_words (rowid, name, email, phone, custom) VALUES (new.id, ",
+            fold!("concat_ws(' ', new.first_name, new.last_name)"),
+            ", ",
+            // [`words::EMAIL_GLUE`] dropped: the whole address is one token.
+            "replace(replace(replace(replace(replace(replace(new.email_norm, '.', ''), '@', ''), '_', ''), '-', ''), '+', ''), '''', '')",
+            ", concat_ws(' ', substr(new.phone_e164, 2), ",
+            digits!("new.phone"),
+            ", substr(new.mobile_e164, 2), ",
+            digits!("new.mobile"),
+            "), ",
+            // Searchable custom fields: every type but checkbox, date and datetime. A type
+            // never changes and a key is never reused, so this is stable for the row.
+            "(SELECT group_concat(j.value, ' ') FROM json_each(new.custom) j \
+              JOIN custom_fields f ON f.key = j.key \
+              WHERE f.deleted_at IS NULL AND f.type NOT IN ('checkbox', 'date', 'datetime')));"
+        )
+    };
+    (grams) => {
+        concat!(
+            "INSERT INTO search_grams (rowid, name, email, phone) VALUES (new.id, '  ' || ",
+            separate!(fold!("concat_ws(' ', new.first_name, new.last_name)")),
+            ", '  ' || coalesce(new.email_norm, ''), '  ' || concat_ws('  ', substr(new.phone_e164, 2), ",
+            digits!("new.phone"),
+            ", substr(new.mobile_e164, 2), ",
+            digits!("new.mobile"),
+            "));"
+        )
+    };
+}
+
+pub const SCHEMA: &[&str] = &[
+    // Contentless (the text lives in `contacts`) with contentless_delete, so a trigger
+    // removes a row by id without having to recompute what was indexed for it.
+    "CREATE VIRTUAL TABLE search_words USING fts5(name, email, phone, custom, \
+       tokenize = 'unicode61 remove_diacritics 2', prefix = '1 2', \
+       content = '', contentless_delete = 1)",
+    "CREATE VIRTUAL TABLE search_grams USING fts5(name, email, phone, \
+       tokenize = 'trigram remove_diacritics 1', content = '', contentless_delete = 1)",
+    concat!(
+        "CREATE TRIGGER contacts_search_insert AFTER INSERT ON contacts BEGIN ",
+        index_row!(words),
+        index_row!(grams),
+        " END"
+    ),
+    // `repo::save` sets every column: the WHEN clause keeps tag, owner or block changes
+    // (bulk updates of a million rows) from re-indexing.
+    concat!(
+        "CREATE TRIGGER contacts_search_update_words AFTER UPDATE ON contacts \
+         WHEN old.first_name IS NOT new.first_name OR old.last_name IS NOT new.last_name \
+           OR old.email_norm IS NOT new.email_norm OR old.phone IS NOT new.phone \
+           OR old.phone_e164 IS NOT new.phone_e164 OR old.mobile IS NOT new.mobile \
+           OR old.mobile_e164 IS NOT new.mobile_e164 OR old.custom IS NOT new.custom BEGIN \
+         DELETE FROM search_words WHERE rowid = old.id; ",
+        index_row!(words),
+        " END"
+    ),
+    concat!(
+        "CREATE TRIGGER contacts_search_update_grams AFTER UPDATE ON contacts \
+         WHEN old.first_name IS NOT new.first_name OR old.last_name IS NOT new.last_name \
+           OR old.email_norm IS NOT new.email_norm OR old.phone IS NOT new.phone \
+           OR old.phone_e164 IS NOT new.phone_e164 OR old.mobile IS NOT new.mobile \
+           OR old.mobile_e164 IS NOT new.mobile_e164 BEGIN \
+         DELETE FROM search_grams WHERE rowid = old.id; ",
+        index_row!(grams),
+        " END"
+    ),
+    "CREATE TRIGGER contacts_search_delete AFTER DELETE ON contacts BEGIN \
+       DELETE FROM search_words WHERE rowid = old.id; \
+       DELETE FROM search_grams WHERE rowid = old.id; \
+     END",
+];
+
+pub struct SearchRequest<'a> {
+    pub query: &'a Query,
+    /// The segment's condition over `contacts c`.
+    pub scope: Where,
+    /// The segment's id, which a cursor is tied to.
+    pub segment: &'a str,
+    pub limit: usize,
+    pub cursor: Option<&'a str>,
+    /// Field keys to show besides `contact_id`.
+    pub columns: Vec<String>,
+}
+
+/// Where a page resumes: after `rowid` within `rank`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Resume {
+    rank: Rank,
+    rowid: i64,
+}
+
+/// One page of matches, best rank first, newest first within a rank. Items carry
+/// `contact_id`, the requested columns, and `match`: the rank they were found at.
+pub fn search(db: &dyn Sql, catalogue: &Catalogue, req: &SearchRequest) -> Result<Page> {
+    let fingerprint = req.query.fingerprint(req.segment);
+    let resume = req
+        .cursor
+        .map(|c| decode_cursor(c, &fingerprint))
+        .transpose()?;
+    if req.query.words.is_empty() {
+        return Ok(Page {
+            items: Vec::new(),
+            next_cursor: None,
+        });
+    }
+    let projection = projection(&req.columns, catalogue)?;
+    let select: Vec<&str> = projection.iter().map(|p| p.sql.as_str()).collect();
+    let Some((sql, params)) = statement(req.query, &req.scope, resume, &select, req.limit) else {
+        return Ok(Page {
+            items: Vec::new(),
+            next_cursor: None,
+        });
+    };
+    let rows = db.execute(&sql, &params)?;
+
+    let mut items = Vec::with_capacity(req.limit.min(rows.rows.len()));
+    let mut last = None;
+    for row in rows.rows.iter().take(req.limit) {
+        let rank = row
+            .first()
+            .and_then(Value::as_i64)
+            .and_then(Rank::from_index)
+            .ok_or_else(|| Error::Storage("search: a row without its rank".into()))?;
+        let rowid = row.get(1).and_then(Value::as_i64).unwrap_or(0);
+        let mut item = item_json(&row[1..], 0, &projection);
+        item["match"] = json!(rank.as_str());
+        items.push(item);
+        last = Some(Resume { rank, rowid });
+    }
+    let next_cursor = match last {
+        Some(r) if rows.rows.len() > req.limit => Some(encode_cursor(&fingerprint, r)),
+        _ => None,
+    };
+    Ok(Page { items, next_cursor })
+}
+
+/// One arm: the rows of `rank`, in row-id order, after the cursor when it points into it.
+struct Arm {
+    rank: Rank,
+    /// `search_words` or `search_grams`.
+    index: &'static str,
+    matches: String,
+    /// Better ranks the index cannot exclude by itself: (index, expression) whose rows are
+    /// left out. Only consulted once the better ranks ran out, so these sets are small
+    /// on a first page.
+    except: Vec<(&'static str, String)>,
+}
+
+/// The page's statement and its parameters; `None` when the cursor is past every rank.
+fn statement(
+    query: &Query,
+    scope: &Where,
+    resume: Option<Resume>,
+    select: &[&str],
+    limit: usize,
+) -> Option<(String, Vec<Value>)> {
+    let arms = arms(query);
+    let mut parts = Vec::new();
+    let mut params = Vec::new();
+    for arm in arms
+        .into_iter()
+        .filter(|a| resume.is_none_or(|r| a.rank >= r.rank))
+    {
+        let mut conditions = vec![format!("{} MATCH ?", arm.index)];
+        params.push(Value::Text(arm.matches));
+        if let Some(r) = resume.filter(|r| r.rank == arm.rank) {
+            conditions.push(format!("{}.rowid < ?", arm.index));
+            params.push(r.rowid.into());
+        }
+        for (index, expr) in arm.except {
+            conditions.push(format!(
+                "c.id NOT IN (SELECT rowid FROM {index} WHERE {index} MATCH ?)"
+            ));
+            params.push(Value::Text(expr));
+        }
+        conditions.push(format!("({})", scope.sql));
+        params.extend(scope.params.iter().cloned());
+        let columns: String = select.iter().map(|s| format!(", {s}")).collect();
+        // CROSS JOIN keeps the index as the outer loop: driving from `contacts` (say, by
+        // the `blocked` index) would re-run the FTS query once per contact.
+        parts.push(format!(
+            "SELECT * FROM (SELECT {rank} AS rank, c.id, c.contact_id{columns} \
+             FROM {index} CROSS JOIN contacts c ON c.id = {index}.rowid \
+             WHERE {conditions} ORDER BY {index}.rowid DESC LIMIT {n})",
+            rank = arm.rank as i64,
+            index = arm.index,
+            conditions = conditions.join(" AND "),
+            n = limit + 1
+        ));
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    let sql = format!("{} LIMIT {}", parts.join(" UNION ALL "), limit + 1);
+    Some((sql, params))
+}
+
+fn arms(query: &Query) -> Vec<Arm> {
+    let exact = query.exact();
+    let prefix = query.prefix();
+    let mut arms = vec![
+        Arm {
+            rank: Rank::Exact,
+            index: "search_words",
+            matches: exact.clone(),
+            except: vec![],
+        },
+        Arm {
+            rank: Rank::Prefix,
+            index: "search_words",
+            matches: format!("({prefix}) NOT ({exact})"),
+            except: vec![],
+        },
+    ];
+    // With only short words, a substring is a word prefix: nothing the prefix rank missed.
+    if query.has_substrings() {
+        let substring = query.substring();
+        let typo = query.typo();
+        arms.push(Arm {
+            rank: Rank::Substring,
+            index: "search_grams",
+            matches: substring.clone(),
+            except: vec![("search_words", prefix.clone())],
+        });
+        if let Some(typo) = typo {
+            arms.push(Arm {
+                rank: Rank::Typo,
+                index: "search_words",
+                matches: format!("({typo}) NOT ({prefix})"),
+                except: vec![("search_grams", substring)],
+            });
+        }
+    }
+    arms
+}
+
+fn encode_cursor(fingerprint: &str, at: Resume) -> String {
+    URL_SAFE_NO_PAD
+        .encode(json!({"q": fingerprint, "r": at.rank as i64, "id": at.rowid}).to_string())
+}
+
+fn decode_cursor(cursor: &str, fingerprint: &str) -> Result<Resume> {
+    let bad = || {
+        Error::invalid(
+            "cursor",
+            "is not a cursor of this search (cursors are opaque and tied to the query and segment)",
+        )
+    };
+    let bytes = URL_SAFE_NO_PAD.decode(cursor.trim()).map_err(|_| bad())?;
+    let doc: Json = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    if doc.get("q").and_then(Json::as_str) != Some(fingerprint) {
+        return Err(bad());
+    }
+    let rank = doc
+        .get("r")
+        .and_then(Json::as_i64)
+        .and_then(Rank::from_index)
+        .ok_or_else(bad)?;
+    let rowid = doc.get("id").and_then(Json::as_i64).ok_or_else(bad)?;
+    Ok(Resume { rank, rowid })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,391 @@
+//! A search query as words, and each word as FTS5 match expressions per rank.
+//!
+//! The index (see [`super::SCHEMA`]) stores every field in the form its tokenizer needs;
+//! the functions here put a query word in the same form, so the SQL in the triggers and
+//! the Rust here must agree: [`FOLD`], [`NAME_SEPARATORS`], [`EMAIL_GLUE`] and
+//! [`PHONE_PUNCTUATION`] are the shared definitions, and the storage tests in
+//! `super::tests` write contacts through the triggers and find them through these.
+
+use crate::error::{Error, Result};
+
+use super::typo;
+
+/// A query longer than this is refused (SPEC §9).
+pub const MAX_QUERY_CHARS: usize = 200;
+/// Typo tolerance is given to at most this many words of one query: each costs a few
+/// hundred index look-ups.
+pub const MAX_TYPO_WORDS: usize = 3;
+
+/// Letters SQLite's `remove_diacritics` leaves alone (they have no decomposition), folded
+/// by hand on both sides so "soren" finds "Søren" and "yilmaz" finds "Yılmaz".
+pub const FOLD: &[(char, &str)] = &[
+    ('ı', "i"),
+    ('ø', "o"),
+    ('Ø', "o"),
+    ('ł', "l"),
+    ('Ł', "l"),
+    ('đ', "d"),
+    ('Đ', "d"),
+    ('ß', "ss"),
+    ('æ', "ae"),
+    ('Æ', "ae"),
+    ('œ', "oe"),
+    ('Œ', "oe"),
+];
+
+/// In the trigram index, each of these in a name becomes two spaces, so every name word
+/// starts with "  ": a word prefix of one or two letters is then a three-character string
+/// the trigram index can look up.
+pub const NAME_SEPARATORS: &[char] = &[' ', '-', '\'', '’', '.', ','];
+
+/// Dropped from an email in the word index, so a whole email is one token: "exact" is the
+/// whole address and "prefix" its beginning.
+pub const EMAIL_GLUE: &[char] = &['.', '@', '_', '-', '+', '\''];
+
+/// Dropped from a phone number as entered, leaving its digits.
+pub const PHONE_PUNCTUATION: &[char] = &[' ', '-', '(', ')', '.', '+', '/'];
+
+/// How well a word matched, best first (SPEC §3: exact > prefix > substring > typo).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Rank {
+    Exact = 0,
+    Prefix = 1,
+    Substring = 2,
+    Typo = 3,
+}
+
+impl Rank {
+    pub const ALL: [Rank; 4] = [Rank::Exact, Rank::Prefix, Rank::Substring, Rank::Typo];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rank::Exact => "exact",
+            Rank::Prefix => "prefix",
+            Rank::Substring => "substring",
+            Rank::Typo => "typo",
+        }
+    }
+
+    pub fn from_index(i: i64) -> Option<Rank> {
+        Rank::ALL.get(usize::try_from(i).ok()?).copied()
+    }
+}
+
+/// One word of a query, lower-cased.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Word {
+    text: String,
+    /// The digits of a query that reads as a phone number ("+1 (415) 555-01").
+    digits: Option<String>,
+}
+
+/// A parsed query: its words, every one of which must match.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    pub words: Vec<Word>,
+}
+
+impl Query {
+    /// Reads `q`: 422 `q` when empty or over [`MAX_QUERY_CHARS`]. A query made only of
+    /// digits and phone punctuation is one phone word; otherwise words are split on white
+    /// space, and words without a letter or digit are dropped.
+    pub fn parse(q: &str) -> Result<Query> {
+        let q = q.trim();
+        if q.is_empty() {
+            return Err(Error::invalid("q", "must not be empty"));
+        }
+        if q.chars().count() > MAX_QUERY_CHARS {
+            return Err(Error::invalid(
+                "q",
+                format!("must be at most {MAX_QUERY_CHARS} characters"),
+            ));
+        }
+        let text: String = q
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect::<String>()
+            .to_lowercase();
+        if is_phone_like(&text) {
+            let digits = text.chars().filter(char::is_ascii_digit).collect();
+            return Ok(Query {
+                words: vec![Word {
+                    text,
+                    digits: Some(digits),
+                }],
+            });
+        }
+        let mut words: Vec<Word> = Vec::new();
+        for w in text.split_whitespace() {
+            if w.chars().any(char::is_alphanumeric) && !words.iter().any(|x| x.text == w) {
+                words.push(Word {
+                    text: w.to_owned(),
+                    digits: None,
+                });
+            }
+        }
+        Ok(Query { words })
+    }
+
+    /// A stable digest of the words, so a cursor is refused by any other query.
+    pub fn fingerprint(&self, scope: &str) -> String {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut feed = |s: &str| {
+            for b in s.bytes().chain([0u8]) {
+                h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+            }
+        };
+        feed(scope);
+        for w in &self.words {
+            feed(&w.text);
+        }
+        format!("{h:016x}")
+    }
+
+    /// Rows whose every word matches exactly (word index).
+    pub fn exact(&self) -> String {
+        all(self.words.iter().map(Word::exact))
+    }
+
+    /// Rows whose every word matches exactly or as a prefix (word index).
+    pub fn prefix(&self) -> String {
+        all(self.words.iter().map(Word::prefix))
+    }
+
+    /// Rows whose every word is found as a substring, or as a word prefix when shorter
+    /// than a trigram (trigram index).
+    pub fn substring(&self) -> String {
+        all(self.words.iter().map(Word::substring))
+    }
+
+    /// Whether any word is long enough for a substring match to find more than a prefix.
+    pub fn has_substrings(&self) -> bool {
+        self.words.iter().any(Word::substring_capable)
+    }
+
+    /// Rows whose every word matches as a prefix or, for up to [`MAX_TYPO_WORDS`] words of
+    /// five letters or more, as a name word one edit away (word index); `None` when no word
+    /// tolerates typos.
+    pub fn typo(&self) -> Option<String> {
+        let mut budget = MAX_TYPO_WORDS;
+        let mut any = false;
+        let parts = self.words.iter().map(|w| match w.typo() {
+            Some(t) if budget > 0 => {
+                budget -= 1;
+                any = true;
+                format!("({} OR {t})", w.prefix())
+            }
+            _ => w.prefix(),
+        });
+        let expr = all(parts);
+        any.then_some(expr)
+    }
+}
+
+impl Word {
+    fn exact(&self) -> String {
+        match &self.digits {
+            Some(d) => format!(
+                "(phone : {d} OR email : {d} OR custom : {t})",
+                d = quote(d),
+                t = quote(&self.text)
+            ),
+            None => format!(
+                "(name : {n} OR email : {e} OR custom : {t})",
+                n = quote(&fold(&self.text)),
+                e = quote(&glue_email(&self.text)),
+                t = quote(&self.text)
+            ),
+        }
+    }
+
+    /// Custom fields match whole words only, so their part is the same as in [`exact`].
+    fn prefix(&self) -> String {
+        match &self.digits {
+            Some(d) => format!(
+                "(phone : {d} * OR email : {d} * OR custom : {t})",
+                d = quote(d),
+                t = quote(&self.text)
+            ),
+            None => format!(
+                "(name : {n} * OR email : {e} * OR custom : {t})",
+                n = quote(&fold(&self.text)),
+                e = quote(&glue_email(&self.text)),
+                t = quote(&self.text)
+            ),
+        }
+    }
+
+    fn substring(&self) -> String {
+        match &self.digits {
+            Some(d) => format!("(phone : {d} OR email : {d})", d = quote(&gram_phrase(d))),
+            None => format!(
+                "(name : {n} OR email : {e})",
+                n = quote(&gram_phrase(&name_grams(&self.text))),
+                e = quote(&gram_phrase(&self.text))
+            ),
+        }
+    }
+
+    fn substring_capable(&self) -> bool {
+        let s = match &self.digits {
+            Some(d) => d.clone(),
+            None => name_grams(&self.text),
+        };
+        s.chars().count() >= 3
+    }
+
+    fn typo(&self) -> Option<String> {
+        if self.digits.is_some() {
+            return None;
+        }
+        let word = fold(&self.text);
+        if !typo::tolerates_typos(&word) {
+            return None;
+        }
+        let variants: Vec<String> = typo::one_edit_variants(&word)
+            .iter()
+            .map(|v| quote(v))
+            .collect();
+        Some(format!("name : ({})", variants.join(" OR ")))
+    }
+}
+
+fn all(parts: impl Iterator<Item = String>) -> String {
+    parts.collect::<Vec<_>>().join(" AND ")
+}
+
+/// A digits-only query, or digits with phone punctuation.
+fn is_phone_like(text: &str) -> bool {
+    text.chars().any(|c| c.is_ascii_digit())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_digit() || c.is_whitespace() || PHONE_PUNCTUATION.contains(&c))
+}
+
+/// An FTS5 string: the tokenizer of the column splits and folds it.
+fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// [`FOLD`] applied.
+pub fn fold(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match FOLD.iter().find(|(from, _)| *from == c) {
+            Some((_, to)) => out.push_str(to),
+            None => out.push(c),
+        }
+    }
+    out
+}
+
+/// A name as the trigram index stores it: folded, each separator two spaces.
+fn name_grams(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in fold(s).chars() {
+        if NAME_SEPARATORS.contains(&c) {
+            out.push_str("  ");
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A trigram phrase: the string itself when long enough to be found anywhere, else a word
+/// prefix ("  " + it: every stored word starts after two spaces).
+fn gram_phrase(s: &str) -> String {
+    if s.chars().count() >= 3 {
+        s.to_owned()
+    } else {
+        format!("  {s}")
+    }
+}
+
+fn glue_email(s: &str) -> String {
+    s.chars().filter(|c| !EMAIL_GLUE.contains(c)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_and_long_queries_are_refused() {
+        assert_eq!(
+            Query::parse("  ").unwrap_err(),
+            Error::invalid("q", "must not be empty")
+        );
+        assert!(Query::parse(&"a".repeat(200)).is_ok());
+        let e = Query::parse(&"é".repeat(201)).unwrap_err();
+        assert!(matches!(e, Error::Invalid { ref field, .. } if field == "q"));
+    }
+
+    #[test]
+    fn words_are_lower_cased_deduplicated_and_need_a_letter_or_digit() {
+        let q = Query::parse("José  SILVA jose - @@ o'brien").unwrap();
+        let texts: Vec<&str> = q.words.iter().map(|w| w.text.as_str()).collect();
+        assert_eq!(texts, ["josé", "silva", "jose", "o'brien"]);
+    }
+
+    #[test]
+    fn a_phone_number_is_one_word_of_digits() {
+        let q = Query::parse("+1 (415) 555-01").unwrap();
+        assert_eq!(q.words.len(), 1);
+        assert_eq!(q.words[0].digits.as_deref(), Some("141555501"));
+        assert!(Query::parse("415 abc").unwrap().words[0].digits.is_none());
+    }
+
+    #[test]
+    fn expressions_quote_every_word() {
+        let q = Query::parse("a\"b").unwrap();
+        assert_eq!(
+            q.exact(),
+            r#"(name : "a""b" OR email : "a""b" OR custom : "a""b")"#
+        );
+        assert_eq!(
+            q.substring(),
+            r#"(name : "a""b" OR email : "a""b")"#,
+            "three characters: a substring"
+        );
+    }
+
+    #[test]
+    fn short_words_are_word_prefixes_in_the_trigram_index() {
+        let q = Query::parse("jo").unwrap();
+        assert_eq!(q.substring(), r#"(name : "  jo" OR email : "  jo")"#);
+        assert!(!q.has_substrings());
+        assert!(Query::parse("jo ana").unwrap().has_substrings());
+    }
+
+    #[test]
+    fn names_fold_letters_sqlite_keeps() {
+        assert_eq!(fold("Søren Łukasz Yılmaz"), "Soren lukasz Yilmaz");
+        assert_eq!(name_grams("jean-luc o'brien"), "jean  luc  o  brien");
+        assert_eq!(
+            glue_email("jose.silva+x@ex-ample.com"),
+            "josesilvaxexamplecom"
+        );
+    }
+
+    #[test]
+    fn typo_words_are_bounded() {
+        assert!(Query::parse("jose ana").unwrap().typo().is_none());
+        let t = Query::parse("santaigo").unwrap().typo().unwrap();
+        assert!(t.contains(r#""santiago""#));
+        let many = Query::parse("aaaaa bbbbb ccccc ddddd")
+            .unwrap()
+            .typo()
+            .unwrap();
+        assert_eq!(many.matches("name : (").count(), MAX_TYPO_WORDS);
+    }
+
+    #[test]
+    fn ranks_round_trip() {
+        for r in Rank::ALL {
+            assert_eq!(Rank::from_index(r as i64), Some(r));
+        }
+        assert_eq!(Rank::from_index(4), None);
+        assert_eq!(Rank::from_index(-1), None);
+    }
+}
