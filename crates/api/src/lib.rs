@@ -9,6 +9,7 @@ pub mod openapi;
 pub mod platform;
 pub mod problem;
 pub mod routes;
+pub mod search;
 
 pub use http_io::{Request, Response};
 pub use platform::Platform;

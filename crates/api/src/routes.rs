@@ -49,6 +49,7 @@ pub fn all() -> Vec<(&'static str, &'static [RouteDoc])> {
     vec![
         ("crud", crate::crud::ROUTES),
         ("filter", crate::filter::ROUTES),
+        ("search", crate::search::ROUTES),
     ]
 }
 

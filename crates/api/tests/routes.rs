@@ -49,6 +49,7 @@ fn every_documented_route_is_dispatched() {
             let resp = match component {
                 "crud" => contacts_api::crud::handle(&req, &platform),
                 "filter" => contacts_api::filter::handle(&req, &platform),
+                "search" => contacts_api::search::handle(&req, &platform),
                 other => panic!("no handler registered in this test for component {other}"),
             };
             let body = String::from_utf8_lossy(&resp.body);
