@@ -163,7 +163,7 @@ async fn call_component(
         Ok(Err(code)) => Err(anyhow!("component answered with error code {code:?}")),
         Err(_) => match guest.await {
             Ok(true) => Err(anyhow!("component returned without setting a response")),
-            Ok(false) => Err(anyhow!("component trapped (see the log line above)")),
+            Ok(false) => Err(anyhow!("component failed (see the log line above)")),
             Err(join) => Err(anyhow!("component task failed: {join}")),
         },
     }
