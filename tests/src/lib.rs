@@ -10,6 +10,7 @@ use serde_json::Value as Json;
 
 pub mod gen;
 pub mod seed;
+pub mod webhooks;
 
 /// The bootstrap admin token every test app starts with.
 pub const ADMIN: &str = "test-admin-token";

@@ -2,8 +2,10 @@
 //! a [`Request`] and a [`Platform`] (its storage and variables) to a module's `handle`, and
 //! sends back the [`Response`]. Runs natively in tests and under Spin in components.
 
+pub mod block;
 pub mod crud;
 pub mod filter;
+pub mod hooks;
 pub mod http_io;
 pub mod openapi;
 pub mod platform;

@@ -48,6 +48,8 @@ pub const fn route(
 pub fn all() -> Vec<(&'static str, &'static [RouteDoc])> {
     vec![
         ("crud", crate::crud::ROUTES),
+        ("autocreate", crate::hooks::ROUTES),
+        ("block", crate::block::ROUTES),
         ("filter", crate::filter::ROUTES),
         ("search", crate::search::ROUTES),
     ]

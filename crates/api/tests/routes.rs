@@ -48,6 +48,8 @@ fn every_documented_route_is_dispatched() {
             let platform = Native::default();
             let resp = match component {
                 "crud" => contacts_api::crud::handle(&req, &platform),
+                "autocreate" => contacts_api::hooks::handle(&req, &platform),
+                "block" => contacts_api::block::handle(&req, &platform),
                 "filter" => contacts_api::filter::handle(&req, &platform),
                 "search" => contacts_api::search::handle(&req, &platform),
                 other => panic!("no handler registered in this test for component {other}"),

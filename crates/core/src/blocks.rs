@@ -5,7 +5,6 @@ use serde_json::Value as Json;
 
 use crate::contact::type_mismatch;
 use crate::error::{Error, Result};
-use crate::history;
 use crate::store::{placeholders, write_tx, Sql, Value};
 use crate::values::{time, ContactId};
 
@@ -183,6 +182,7 @@ fn record_history(db: &dyn Sql, contact_ids: &[String], action: &str, actor: &st
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history;
     use crate::native::NativeSql;
     use crate::query;
     use crate::schema;

@@ -1,0 +1,94 @@
+//! The `block` component's routes (SPEC §3 Block, §8): the Blocked segment as a page, block
+//! many, unblock one.
+
+use contacts_core::fields::Catalogue;
+use contacts_core::query::{self, PageRequest};
+use contacts_core::settings::table_view;
+use contacts_core::{blocks, Error, Result};
+use serde_json::json;
+
+use crate::http_io::{Request, Response};
+use crate::platform::Platform;
+use crate::routes::{self, route, Access, Call, RouteDoc};
+
+pub const ROUTES: &[RouteDoc] = &[
+    route(
+        "GET",
+        "/api/blocks",
+        Access::Agent,
+        "Blocked contacts, a page in the caller's table columns (?sort=&fields=&limit=&cursor=)",
+    ),
+    route(
+        "POST",
+        "/api/blocks",
+        Access::Admin,
+        "Block contacts {ids}: all or nothing; unknown Contact IDs are a 422 naming them",
+    ),
+    route(
+        "DELETE",
+        "/api/blocks/{id}",
+        Access::Admin,
+        "Unblock a contact",
+    ),
+];
+
+pub fn handle(req: &Request, platform: &dyn Platform) -> Response {
+    routes::serve(req, platform, ROUTES, dispatch)
+}
+
+fn dispatch(call: &Call) -> Result<Response> {
+    match (call.route.method, call.route.path) {
+        ("GET", "/api/blocks") => list(call),
+        ("POST", "/api/blocks") => block(call),
+        ("DELETE", "/api/blocks/{id}") => unblock(call),
+        _ => routes::unrouted(call),
+    }
+}
+
+/// Segment Blocked, paged like every contact list.
+fn list(call: &Call) -> Result<Response> {
+    let db = call.platform.sql()?;
+    let catalogue = Catalogue::load(db)?;
+    let sort = match call.req.param("sort") {
+        Some(s) => query::parse_sort_param(&s, &catalogue)?,
+        None => Vec::new(),
+    };
+    let columns = match call.req.param("fields") {
+        Some(f) => {
+            let keys: Vec<String> = f
+                .split(',')
+                .map(|k| k.trim().to_owned())
+                .filter(|k| !k.is_empty())
+                .collect();
+            query::parse_columns(&keys, &catalogue)?
+        }
+        None => table_view::load(call.platform.kv()?, call.actor(), &catalogue)?,
+    };
+    let cursor = call.req.param("cursor");
+    let page = query::page(
+        db,
+        &catalogue,
+        &PageRequest {
+            scope: query::system_segment("blocked")
+                .ok_or_else(|| Error::Storage("system segment 'blocked' is missing".into()))?,
+            sort,
+            limit: query::check_limit(call.req.int_param("limit")?)?,
+            cursor: cursor.as_deref(),
+            columns,
+        },
+    )?;
+    Ok(Response::ok(&page.to_json()))
+}
+
+fn block(call: &Call) -> Result<Response> {
+    let ids = blocks::parse_ids(&call.req.json()?)?;
+    let done = blocks::block(call.platform.sql()?, call.actor(), &ids)?;
+    Ok(Response::ok(
+        &json!({"blocked": done.blocked, "already_blocked": done.already_blocked}),
+    ))
+}
+
+fn unblock(call: &Call) -> Result<Response> {
+    blocks::unblock(call.platform.sql()?, call.actor(), call.param(0))?;
+    Ok(Response::no_content())
+}
