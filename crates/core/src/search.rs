@@ -67,36 +67,82 @@ macro_rules! digits {
     };
 }
 
-/// The statements that index row `new` (one per index, each a string literal).
-macro_rules! index_row {
-    (words) => {
+/// The values indexed for the contacts row `$r` (`new` in triggers, `c` when re-indexing):
+/// `rowid, column…` of one index, as one string literal.
+macro_rules! indexed {
+    (words, $r:literal) => {
         concat!(
-            "INSERT INTO search_words (rowid, name, email, phone, custom) VALUES (new.id, ",
-            fold!("concat_ws(' ', new.first_name, new.last_name)"),
+            $r,
+            ".id, ",
+            fold!(concat!(
+                "concat_ws(' ', ",
+                $r,
+                ".first_name, ",
+                $r,
+                ".last_name)"
+            )),
             ", ",
             // [`words::EMAIL_GLUE`] dropped: the whole address is one token.
-            "replace(replace(replace(replace(replace(replace(new.email_norm, '.', ''), '@', ''), '_', ''), '-', ''), '+', ''), '''', '')",
-            ", concat_ws(' ', substr(new.phone_e164, 2), ",
-            digits!("new.phone"),
-            ", substr(new.mobile_e164, 2), ",
-            digits!("new.mobile"),
+            "replace(replace(replace(replace(replace(replace(",
+            $r,
+            ".email_norm, '.', ''), '@', ''), '_', ''), '-', ''), '+', ''), '''', '')",
+            ", concat_ws(' ', substr(",
+            $r,
+            ".phone_e164, 2), ",
+            digits!(concat!($r, ".phone")),
+            ", substr(",
+            $r,
+            ".mobile_e164, 2), ",
+            digits!(concat!($r, ".mobile")),
             "), ",
             // Searchable custom fields: every type but checkbox, date and datetime. A type
             // never changes and a key is never reused, so this is stable for the row.
-            "(SELECT group_concat(j.value, ' ') FROM json_each(new.custom) j \
-              JOIN custom_fields f ON f.key = j.key \
-              WHERE f.deleted_at IS NULL AND f.type NOT IN ('checkbox', 'date', 'datetime')));"
+            "(SELECT group_concat(j.value, ' ') FROM json_each(",
+            $r,
+            ".custom) j JOIN custom_fields f ON f.key = j.key \
+             WHERE f.deleted_at IS NULL AND f.type NOT IN ('checkbox', 'date', 'datetime'))"
+        )
+    };
+    (grams, $r:literal) => {
+        concat!(
+            $r,
+            ".id, '  ' || ",
+            separate!(fold!(concat!(
+                "concat_ws(' ', ",
+                $r,
+                ".first_name, ",
+                $r,
+                ".last_name)"
+            ))),
+            ", '  ' || coalesce(",
+            $r,
+            ".email_norm, ''), '  ' || concat_ws('  ', substr(",
+            $r,
+            ".phone_e164, 2), ",
+            digits!(concat!($r, ".phone")),
+            ", substr(",
+            $r,
+            ".mobile_e164, 2), ",
+            digits!(concat!($r, ".mobile")),
+            ")"
+        )
+    };
+}
+
+/// The statements that index row `new`.
+macro_rules! index_row {
+    (words) => {
+        concat!(
+            "INSERT INTO search_words (rowid, name, email, phone, custom) VALUES (",
+            indexed!(words, "new"),
+            ");"
         )
     };
     (grams) => {
         concat!(
-            "INSERT INTO search_grams (rowid, name, email, phone) VALUES (new.id, '  ' || ",
-            separate!(fold!("concat_ws(' ', new.first_name, new.last_name)")),
-            ", '  ' || coalesce(new.email_norm, ''), '  ' || concat_ws('  ', substr(new.phone_e164, 2), ",
-            digits!("new.phone"),
-            ", substr(new.mobile_e164, 2), ",
-            digits!("new.mobile"),
-            "));"
+            "INSERT INTO search_grams (rowid, name, email, phone) VALUES (",
+            indexed!(grams, "new"),
+            ");"
         )
     };
 }
@@ -141,6 +187,26 @@ pub const SCHEMA: &[&str] = &[
        DELETE FROM search_words WHERE rowid = old.id; \
        DELETE FROM search_grams WHERE rowid = old.id; \
      END",
+];
+
+/// Rebuilds both indexes from `contacts`, one statement at a time in the caller's
+/// transaction: for a database restored without them, or to drop the values of deleted
+/// custom fields, which stay findable until their contact is next written. At a million
+/// contacts this takes about a minute (docs/benchmarks.md), so it is run natively, never
+/// inside a request.
+pub const REINDEX: &[&str] = &[
+    "INSERT INTO search_words (search_words) VALUES ('delete-all')",
+    "INSERT INTO search_grams (search_grams) VALUES ('delete-all')",
+    concat!(
+        "INSERT INTO search_words (rowid, name, email, phone, custom) SELECT ",
+        indexed!(words, "c"),
+        " FROM contacts c"
+    ),
+    concat!(
+        "INSERT INTO search_grams (rowid, name, email, phone) SELECT ",
+        indexed!(grams, "c"),
+        " FROM contacts c"
+    ),
 ];
 
 pub struct SearchRequest<'a> {

@@ -407,3 +407,45 @@ fn queries_without_words_find_nothing() {
     let p = page(&db, "- @@ ...", "all", 50, None);
     assert!(p.items.is_empty() && p.next_cursor.is_none());
 }
+
+#[test]
+fn reindex_rebuilds_what_the_triggers_built() {
+    let db = db();
+    custom::create(
+        &db,
+        &serde_json::from_value::<CustomFieldDef>(
+            json!({"key": "tier", "label": "Tier", "type": "text"}),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    create(
+        &db,
+        json!({"contact_id": "a", "first_name": "Zoë", "last_name": "Lima", "phone": "(415) 555-0100", "custom": {"tier": "Gold"}}),
+    );
+    create(
+        &db,
+        json!({"contact_id": "b", "email": "Ana@X.io", "mobile": "+44 7911 123456"}),
+    );
+    let queries = [
+        "zoe", "lim", "415-555", "gold", "ana@x.io", "7911", "x.io", "z",
+    ];
+    let before: Vec<_> = queries.iter().map(|q| find(&db, q)).collect();
+    assert!(before.iter().all(|f| !f.is_empty()));
+    custom::delete(&db, "tier").unwrap();
+    crate::store::write_tx(&db, || {
+        for statement in REINDEX {
+            db.execute(statement, &[])?;
+        }
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    let after: Vec<_> = queries.iter().map(|q| find(&db, q)).collect();
+    for (i, q) in queries.iter().enumerate() {
+        if *q == "gold" {
+            assert!(after[i].is_empty(), "a deleted field's values are gone");
+        } else {
+            assert_eq!(after[i], before[i], "{q}");
+        }
+    }
+}
