@@ -13,6 +13,34 @@ use contacts_core::{schema, Error, Result};
 use spin_sdk::key_value::Store;
 use spin_sdk::sqlite3::{self, Connection};
 
+/// Exports `prewarm: func()` from the component. `component-prewarm` calls it once at build
+/// time and snapshots the memory it leaves (Wizer), so lazily built state — the phone
+/// library's metadata above all — is already there in every fresh per-request instance.
+/// Needs `wit-bindgen` among the component's dependencies.
+#[macro_export]
+macro_rules! export_prewarm {
+    () => {
+        mod prewarm {
+            wit_bindgen::generate!({
+                inline: "package contacts:prewarm; world prewarm { export prewarm: func(); }",
+                world: "prewarm",
+            });
+            struct Prewarm;
+            impl Guest for Prewarm {
+                fn prewarm() {
+                    $crate::prewarm();
+                }
+            }
+            export!(Prewarm);
+        }
+    };
+}
+
+/// What [`export_prewarm!`] runs at build time.
+pub fn prewarm() {
+    contacts_core::values::Phone::warm_up();
+}
+
 /// Serves one request with a module's handler (e.g. `contacts_api::crud::handle`).
 pub fn serve(
     req: http::Request<Vec<u8>>,
