@@ -2,6 +2,7 @@
 //! of several countries, companies, cities, tags and custom values. The same seed gives the
 //! same contacts, so benchmarks compare like with like.
 
+use contacts_core::values::{Phone, Region};
 use serde_json::{json, Value as Json};
 
 /// splitmix64: small, fast, and good enough for test data.
@@ -210,13 +211,7 @@ pub fn phone(rng: &mut Rng, country: &str) -> String {
     };
     match country {
         "BR" => format!("+55 11 99{} {}", d(rng, 3), d(rng, 4)),
-        "FR" => format!(
-            "+33 6 {} {} {} {}",
-            d(rng, 2),
-            d(rng, 2),
-            d(rng, 2),
-            d(rng, 2)
-        ),
+        "FR" => format!("+33 6 12 {} {} {}", d(rng, 2), d(rng, 2), d(rng, 2)),
         "GB" => format!("+44 7911 {}", d(rng, 6)),
         "DE" => format!("+49 151 {}", d(rng, 8)),
         "JP" => format!("+81 90 1{} {}", d(rng, 3), d(rng, 4)),
@@ -236,12 +231,30 @@ pub fn phone(rng: &mut Rng, country: &str) -> String {
     }
 }
 
+/// A number of the country that the app accepts, ending in `n`'s digits (a few random
+/// prefixes are tried: not every range of a numbering plan is assigned).
+fn valid_unique_phone(rng: &mut Rng, country: &str, n: u64) -> Option<String> {
+    (0..20)
+        .map(|_| with_unique_tail(&phone(rng, country), n))
+        .find(|p| Phone::parse(p, Region::default()).is_ok())
+}
+
 /// Replaces the last six digits of a formatted number with `n`, so numbers of distinct
 /// `n < 1_000_000` never collide; the leading digits that make the number valid stay.
 fn with_unique_tail(formatted: &str, n: u64) -> String {
     let tail = format!("{:06}", n % 1_000_000);
     let mut tail_digits = tail.chars().rev();
-    let mut out: Vec<char> = formatted.chars().rev().map(|c| if c.is_ascii_digit() { tail_digits.next().unwrap_or(c) } else { c }).collect();
+    let mut out: Vec<char> = formatted
+        .chars()
+        .rev()
+        .map(|c| {
+            if c.is_ascii_digit() {
+                tail_digits.next().unwrap_or(c)
+            } else {
+                c
+            }
+        })
+        .collect();
     out.reverse();
     out.into_iter().collect()
 }
@@ -290,7 +303,9 @@ pub fn contact(seed: u64, n: u64) -> Json {
         "source_channel": rng.pick(CHANNELS),
     });
     if rng.chance(70) {
-        body["phone"] = json!(with_unique_tail(&phone(&mut rng, country), n));
+        if let Some(p) = valid_unique_phone(&mut rng, country, n) {
+            body["phone"] = json!(p);
+        }
     }
     let ntags = rng.below(3);
     let tags: Vec<&str> = (0..ntags).map(|_| rng.pick(TAGS)).collect();
