@@ -4,7 +4,7 @@
 //! edit); deleting a segment takes an admin, as every delete does.
 
 use contacts_core::fields::Catalogue;
-use contacts_core::filter::{Clock, Filter};
+use contacts_core::filter::{Clock, Filter, Reading};
 use contacts_core::query::{self, PageRequest, SortKey, Where};
 use contacts_core::segments::{self, SegmentId};
 use contacts_core::settings::table_view;
@@ -113,13 +113,20 @@ fn run_query(call: &Call) -> Result<Response> {
         Some(v) => SegmentId::from_json(v, "segment")?,
         None => SegmentId::All,
     };
-    let scope = segments::scope_of(db, &catalogue, &clock, segment)
-        .map_err(|e| match e {
-            // A body member naming nothing is an invalid value, not a missing resource.
-            Error::NotFound(what) => Error::invalid("segment", format!("{what} does not exist")),
-            other => other,
-        })?
-        .and(filter.to_where(&clock));
+    // The same contacts, compiled twice: once for walking a page, once for counting them
+    // all (see `Reading`).
+    let scope = |reading| -> Result<Where> {
+        let segment =
+            segments::scope_for(db, &catalogue, &clock, segment, reading).map_err(|e| match e {
+                // A body member naming nothing is an invalid value, not a missing resource.
+                Error::NotFound(what) => {
+                    Error::invalid("segment", format!("{what} does not exist"))
+                }
+                other => other,
+            })?;
+        Ok(segment.and(filter.compile(&clock, reading)))
+    };
+    let (page_scope, count_scope) = (scope(Reading::Page)?, scope(Reading::Every)?);
     let sort = match member("sort") {
         Some(Json::String(s)) => query::parse_sort_param(s, &catalogue)?,
         Some(v) => query::parse_sort(v, &catalogue)?,
@@ -149,13 +156,13 @@ fn run_query(call: &Call) -> Result<Response> {
     let mut out = page_json(
         db,
         &catalogue,
-        scope.clone(),
+        page_scope,
         sort,
         query::check_limit(limit)?,
         cursor,
         columns,
     )?;
-    out["total"] = json!(query::count(db, &scope)?);
+    out["total"] = json!(query::count(db, &count_scope)?);
     Ok(Response::ok(&out))
 }
 
@@ -214,11 +221,14 @@ fn segment_json(db: &dyn Sql, catalogue: &Catalogue, clock: &Clock, id: SegmentI
     let (mut out, scope) = match id {
         SegmentId::Saved(n) => {
             let saved = segments::get(db, n)?;
-            (saved.to_json(), saved.checked_scope(catalogue, clock))
+            (
+                saved.to_json(),
+                saved.checked_scope(catalogue, clock, Reading::Every),
+            )
         }
         system => (
             segments::system_json(system),
-            segments::scope_of(db, catalogue, clock, system),
+            segments::scope_for(db, catalogue, clock, system, Reading::Every),
         ),
     };
     match scope {

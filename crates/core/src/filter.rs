@@ -274,6 +274,21 @@ impl Kind {
     }
 }
 
+/// How a compiled filter will be read. The two shapes match the same contacts; they differ
+/// only in how tag conditions are written, which decides whether the tag index can drive
+/// the query. Measured at 1M contacts: a page of a filter with a tag condition takes ~1 ms
+/// probing each candidate's tags and ~15 ms driven from the tag index (which then needs a
+/// sort); a tag-only count takes ~50 ms driven from the tag index and ~230 ms probing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    /// A page: contacts are walked in sort order until the page is full, so each
+    /// candidate's tags are probed by primary key (`EXISTS`).
+    Page,
+    /// Counts and set-wide work (bulk, export): every match is read, so tag conditions
+    /// are `c.id IN (…)` and the tag index can drive.
+    Every,
+}
+
 /// A point in time a date operator compares with: a whole local day, or (for date & time
 /// fields) an exact instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -360,9 +375,16 @@ impl Filter {
         })
     }
 
-    /// The SQL condition over `contacts c`; relative dates are taken at `clock`.
+    /// The SQL condition over `contacts c` for reading a page; relative dates are taken
+    /// at `clock`. Same as `compile(clock, Reading::Page)`.
     pub fn to_where(&self, clock: &Clock) -> Where {
-        sql::group(&self.root, clock)
+        self.compile(clock, Reading::Page)
+    }
+
+    /// The SQL condition over `contacts c`, shaped for how it will be read. Both shapes
+    /// select exactly the same contacts.
+    pub fn compile(&self, clock: &Clock, reading: Reading) -> Where {
+        sql::group(&self.root, clock, reading)
     }
 
     /// Every condition, depth first.

@@ -18,7 +18,7 @@ use serde_json::{json, Value as Json};
 
 use crate::error::{Error, Result};
 use crate::fields::Catalogue;
-use crate::filter::{custom_key, Clock, Filter, Kind};
+use crate::filter::{custom_key, Clock, Filter, Kind, Reading};
 use crate::query::{field_expr, system_segment, Where};
 use crate::store::{write_tx, Sql, Value};
 use crate::values::time;
@@ -112,16 +112,21 @@ impl Saved {
 
     /// The segment's condition: not blocked, and its filter. A filter that no longer
     /// checks is a 422 on `segment`.
-    pub fn scope(&self, catalogue: &Catalogue, clock: &Clock) -> Result<Where> {
-        self.checked_scope(catalogue, clock)
+    pub fn scope(&self, catalogue: &Catalogue, clock: &Clock, reading: Reading) -> Result<Where> {
+        self.checked_scope(catalogue, clock, reading)
             .map_err(|e| self.unusable(&e))
     }
 
     /// Like [`Saved::scope`], with the filter's own error (its JSON path and why), as a
     /// listing reports it.
-    pub fn checked_scope(&self, catalogue: &Catalogue, clock: &Clock) -> Result<Where> {
+    pub fn checked_scope(
+        &self,
+        catalogue: &Catalogue,
+        clock: &Clock,
+        reading: Reading,
+    ) -> Result<Where> {
         let filter = Filter::parse(&self.filter, catalogue)?;
-        Ok(all_scope().and(filter.to_where(clock)))
+        Ok(all_scope().and(filter.compile(clock, reading)))
     }
 
     pub fn to_json(&self) -> Json {
@@ -170,22 +175,26 @@ pub fn system_json(id: SegmentId) -> Json {
     })
 }
 
-/// The condition of any segment id: what list, query, search and bulk narrow to.
+/// The condition of any segment id, shaped for reading a page: what list, query and
+/// search narrow to.
 pub fn scope(db: &dyn Sql, catalogue: &Catalogue, clock: &Clock, id: &str) -> Result<Where> {
-    scope_of(db, catalogue, clock, SegmentId::parse(id)?)
+    scope_for(db, catalogue, clock, SegmentId::parse(id)?, Reading::Page)
 }
 
-pub fn scope_of(
+/// The condition of a segment, shaped for how it will be read: [`Reading::Every`] for
+/// counts and set-wide work such as bulk actions.
+pub fn scope_for(
     db: &dyn Sql,
     catalogue: &Catalogue,
     clock: &Clock,
     id: SegmentId,
+    reading: Reading,
 ) -> Result<Where> {
     match id {
         SegmentId::All => Ok(all_scope()),
         SegmentId::Blocked => system_segment("blocked")
             .ok_or_else(|| Error::Storage("system segment 'blocked' is missing".into())),
-        SegmentId::Saved(n) => get(db, n)?.scope(catalogue, clock),
+        SegmentId::Saved(n) => get(db, n)?.scope(catalogue, clock, reading),
     }
 }
 
@@ -441,12 +450,23 @@ pub fn sync_indexes(db: &dyn Sql, catalogue: &Catalogue) -> Result<()> {
             db.execute(&format!("DROP INDEX IF EXISTS {name}"), &[])?;
         }
     }
+    // Where the planner has statistics for the other indexes (someone ran ANALYZE), a new
+    // index without any would be misjudged: give it its own.
+    let analyzed = !db
+        .execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'",
+            &[],
+        )?
+        .is_empty();
     for (name, expr) in &wanted {
         if !existing.contains(name) {
             db.execute(
                 &format!("CREATE INDEX IF NOT EXISTS {name} ON contacts({expr})"),
                 &[],
             )?;
+            if analyzed {
+                db.execute(&format!("ANALYZE {name}"), &[])?;
+            }
         }
     }
     Ok(())

@@ -7,13 +7,13 @@
 
 use chrono::Days;
 
-use super::{Clock, Condition, Group, Kind, Moment, Node, Op, Operand};
+use super::{Clock, Condition, Group, Kind, Moment, Node, Op, Operand, Reading};
 use crate::fields::Storage;
 use crate::query::{field_expr, Where};
 use crate::store::Value;
 use crate::values::time;
 
-pub(super) fn group(g: &Group, clock: &Clock) -> Where {
+pub(super) fn group(g: &Group, clock: &Clock, reading: Reading) -> Where {
     if g.items.is_empty() {
         // SPEC §9: {"all": []} matches every contact, {"any": []} none.
         return Where::new(if g.any { "0" } else { "1" }, vec![]);
@@ -23,8 +23,8 @@ pub(super) fn group(g: &Group, clock: &Clock) -> Where {
     let mut params = Vec::new();
     for item in &g.items {
         let w = match item {
-            Node::Group(inner) => group(inner, clock),
-            Node::Condition(c) => condition(c, clock),
+            Node::Group(inner) => group(inner, clock, reading),
+            Node::Condition(c) => condition(c, clock, reading),
         };
         parts.push(format!("({})", w.sql));
         params.extend(w.params);
@@ -32,9 +32,9 @@ pub(super) fn group(g: &Group, clock: &Clock) -> Where {
     Where::new(parts.join(joiner), params)
 }
 
-fn condition(c: &Condition, clock: &Clock) -> Where {
+fn condition(c: &Condition, clock: &Clock, reading: Reading) -> Where {
     match c.kind {
-        Kind::Tags => tags(c),
+        Kind::Tags => tags(c, reading),
         Kind::Multi => multi(c),
         Kind::TextList => text_list(c),
         Kind::Checkbox => checkbox(c),
@@ -261,20 +261,33 @@ fn datetime(c: &Condition, clock: &Clock) -> Where {
     }
 }
 
-/// Tags live in `contact_tags(contact_rowid, tag COLLATE NOCASE)`, indexed by tag.
-fn tags(c: &Condition) -> Where {
+/// Tags live in `contact_tags(contact_rowid, tag COLLATE NOCASE)`: a primary key per
+/// contact and tag, and an index by tag. See [`Reading`] for the two shapes.
+fn tags(c: &Condition, reading: Reading) -> Where {
     let values = texts(&c.operand);
-    let (ph, params) = list(values);
-    match c.op {
-        // As `c.id IN (…)` the tag index can drive the query when tags are its most
-        // selective part.
-        Op::HasAny => Where::new(
+    let (ph, mut params) = list(values);
+    let n = values.len() as i64;
+    let probe = |test: &str| {
+        format!("EXISTS (SELECT 1 FROM contact_tags t WHERE t.contact_rowid = c.id{test})")
+    };
+    match (c.op, reading) {
+        (Op::HasAny, Reading::Page) => Where::new(probe(&format!(" AND t.tag IN ({ph})")), params),
+        (Op::HasAny, Reading::Every) => Where::new(
             format!("c.id IN (SELECT contact_rowid FROM contact_tags WHERE tag IN ({ph}))"),
             params,
         ),
-        Op::HasAll => {
-            let n = values.len() as i64;
-            let mut params = params;
+        // Values are distinct (case-insensitively, as the column compares), and a contact
+        // has each tag once: it has them all when it has N of them.
+        (Op::HasAll, Reading::Page) => {
+            params.push(Value::Integer(n));
+            Where::new(
+                format!(
+                    "(SELECT count(*) FROM contact_tags t WHERE t.contact_rowid = c.id AND t.tag IN ({ph})) = ?"
+                ),
+                params,
+            )
+        }
+        (Op::HasAll, Reading::Every) => {
             params.push(Value::Integer(n));
             Where::new(
                 format!(
@@ -284,20 +297,12 @@ fn tags(c: &Condition) -> Where {
                 params,
             )
         }
-        Op::HasNone => Where::new(
-            format!(
-                "NOT EXISTS (SELECT 1 FROM contact_tags t WHERE t.contact_rowid = c.id AND t.tag IN ({ph}))"
-            ),
+        (Op::HasNone, _) => Where::new(
+            format!("NOT {}", probe(&format!(" AND t.tag IN ({ph})"))),
             params,
         ),
-        Op::NoTags | Op::Empty => Where::new(
-            "NOT EXISTS (SELECT 1 FROM contact_tags t WHERE t.contact_rowid = c.id)",
-            vec![],
-        ),
-        Op::NotEmpty => Where::new(
-            "EXISTS (SELECT 1 FROM contact_tags t WHERE t.contact_rowid = c.id)",
-            vec![],
-        ),
+        (Op::NoTags | Op::Empty, _) => Where::new(format!("NOT {}", probe("")), vec![]),
+        (Op::NotEmpty, _) => Where::new(probe(""), vec![]),
         _ => never(),
     }
 }

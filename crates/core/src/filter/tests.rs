@@ -67,26 +67,36 @@ fn clock_at(now: &str, tz: Tz) -> Clock {
     Clock::new(utc(now), tz)
 }
 
-/// The Contact IDs a filter selects, sorted.
+/// The Contact IDs a filter selects, sorted. Both readings must select the same.
 pub(super) fn matching(db: &dyn Sql, filter: &Filter, clock: &Clock) -> Vec<String> {
-    let w = filter.to_where(clock);
-    let rows = db
-        .execute(
-            &format!(
-                "SELECT contact_id FROM contacts c WHERE {} ORDER BY contact_id",
-                w.sql
-            ),
-            &w.params,
-        )
-        .unwrap_or_else(|e| panic!("{e}\n{}", w.sql));
-    rows.rows
-        .into_iter()
-        .filter_map(|r| {
-            r.into_iter()
-                .next()
-                .and_then(crate::store::Value::into_string)
-        })
-        .collect()
+    let select = |reading| {
+        let w = filter.compile(clock, reading);
+        let rows = db
+            .execute(
+                &format!(
+                    "SELECT contact_id FROM contacts c WHERE {} ORDER BY contact_id",
+                    w.sql
+                ),
+                &w.params,
+            )
+            .unwrap_or_else(|e| panic!("{e}\n{}", w.sql));
+        rows.rows
+            .into_iter()
+            .filter_map(|r| {
+                r.into_iter()
+                    .next()
+                    .and_then(crate::store::Value::into_string)
+            })
+            .collect::<Vec<_>>()
+    };
+    let page = select(Reading::Page);
+    assert_eq!(
+        page,
+        select(Reading::Every),
+        "the two readings of {}",
+        filter.json
+    );
+    page
 }
 
 fn ids(db: &dyn Sql, catalogue: &Catalogue, clock: &Clock, filter: Json) -> Vec<String> {
@@ -1028,7 +1038,7 @@ fn common_filters_use_indexes() {
         let w = scope.clone().and(
             Filter::parse(&json!({"all": [f.clone()]}), &cat)
                 .unwrap()
-                .to_where(&clock),
+                .compile(&clock, Reading::Every),
         );
         let p = plan(&db, &w);
         assert!(p.contains(index), "{f}: expected {index} in plan: {p}");
@@ -1063,4 +1073,38 @@ fn segment_indexes_follow_the_saved_segments() {
     assert_eq!(names(&db), vec!["contacts_custom_renewal"]);
     crate::segments::delete(&db, &cat, &s.id.to_string()).unwrap();
     assert!(names(&db).is_empty());
+}
+
+/// A page walks an index in row order and probes tags per contact: no full scan, no sort.
+#[test]
+fn pages_of_common_filters_walk_an_index_without_sorting() {
+    let (db, cat) = setup();
+    people(&db, &cat);
+    let clock = clock_at("2026-03-15T12:00:00Z", Tz::UTC);
+    let scope = crate::segments::scope(&db, &cat, &clock, "all").unwrap();
+    let f = json!({"all": [
+        cond("country", "eq", json!("FR")),
+        cond("lead_stage", "in", json!(["customer"])),
+        cond("tags", "has_any", json!(["vip"])),
+    ]});
+    let w = scope.and(
+        Filter::parse(&f, &cat)
+            .unwrap()
+            .compile(&clock, Reading::Page),
+    );
+    let rows = db
+        .execute(
+            &format!("EXPLAIN QUERY PLAN SELECT c.id FROM contacts c WHERE {} ORDER BY c.id DESC LIMIT 51", w.sql),
+            &w.params,
+        )
+        .unwrap();
+    let p: Vec<String> = rows
+        .rows
+        .iter()
+        .map(|r| r[3].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let p = p.join(" | ");
+    assert!(!p.contains("SCAN c"), "{p}");
+    assert!(!p.contains("TEMP B-TREE"), "{p}");
+    assert!(p.contains("SEARCH t USING PRIMARY KEY"), "{p}");
 }
