@@ -1,0 +1,363 @@
+//! Webhook events through the host, next to the same work done natively on the same
+//! database file (not a test; prints figures).
+//!
+//! `cargo bench -p contacts-e2e --bench hooks` (CONTACTS=<n> to change the database size,
+//! default 1,000,000; HOOKS_BENCH_SECONDS for each measurement's length, default 5;
+//! JOURNAL=wal to switch the database file to WAL first — the mode persists in the file, so
+//! the host's fresh connections use it too — for comparing with Spin's default rollback
+//! journal).
+//!
+//! Cases, each with 1 and 4 concurrent senders (keep-alive connections), one event per
+//! delivery:
+//! - new identity: a Telegram update from a user never seen (resolve, create, identity,
+//!   conversation, history); a web-chat generic event (HMAC checked) from a new visitor;
+//!   a WhatsApp message from a new number (HMAC checked, and the phone parsed to E.164:
+//!   this pays the `phonenumber` crate's first-use cost in every fresh instance).
+//! - existing identity: a Telegram update from a user created by the first case.
+//! - redelivery: an update already processed (answered from one read, no write lock).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use contacts_core::autocreate::{self, generic, telegram, Event};
+use contacts_core::native::{MemoryKv, NativeSql};
+use contacts_core::settings::AutocreateSettings;
+use contacts_core::values::Region;
+use contacts_e2e::webhooks::{self, secret, sign};
+use contacts_e2e::{seed, workspace_root, ADMIN};
+use serde_json::{json, Value as Json};
+
+const WARMUP: Duration = Duration::from_millis(500);
+
+struct Figures {
+    p50: Duration,
+    p99: Duration,
+    per_sec: f64,
+    n: usize,
+}
+
+fn figures(mut samples: Vec<Duration>, wall: Duration) -> Figures {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
+    Figures {
+        p50: at(0.50),
+        p99: at(0.99),
+        per_sec: samples.len() as f64 / wall.as_secs_f64(),
+        n: samples.len(),
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64() * 1e3)
+}
+
+fn row(name: &str, conns: usize, f: &Figures) {
+    println!(
+        "| {name} | {conns} | {:.0} | {} | {} | {} |",
+        f.per_sec,
+        ms(f.p50),
+        ms(f.p99),
+        f.n
+    );
+}
+
+/// Sends `delivery(i)` from `conns` threads for `run` after a warm-up; every answer must be
+/// 200 with the expected flags (`check`).
+fn load(
+    conns: usize,
+    run: Duration,
+    counter: Arc<AtomicU64>,
+    delivery: impl Fn(&ureq::Agent, u64) -> Result<Json, String> + Send + Sync + 'static,
+) -> Figures {
+    let delivery = Arc::new(delivery);
+    let handles: Vec<_> = (0..conns)
+        .map(|_| {
+            let (delivery, counter) = (Arc::clone(&delivery), Arc::clone(&counter));
+            thread::spawn(move || {
+                let agent = ureq::AgentBuilder::new().build();
+                let mut samples = Vec::new();
+                let begin = Instant::now();
+                while begin.elapsed() < WARMUP + run {
+                    let i = counter.fetch_add(1, Ordering::Relaxed);
+                    let t0 = Instant::now();
+                    if let Err(e) = delivery(&agent, i) {
+                        panic!("delivery {i} failed: {e}");
+                    }
+                    if begin.elapsed() > WARMUP {
+                        samples.push(t0.elapsed());
+                    }
+                }
+                samples
+            })
+        })
+        .collect();
+    let samples: Vec<Duration> = handles
+        .into_iter()
+        .flat_map(|h| h.join().expect("sender thread"))
+        .collect();
+    figures(samples, run)
+}
+
+fn answer(r: Result<ureq::Response, ureq::Error>) -> Result<Json, String> {
+    match r {
+        Ok(resp) if resp.status() == 200 => resp.into_json().map_err(|e| e.to_string()),
+        Ok(resp) => Err(format!("status {}", resp.status())),
+        Err(ureq::Error::Status(s, resp)) => Err(format!(
+            "status {s}: {}",
+            resp.into_string().unwrap_or_default()
+        )),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The one result of a batch answer, checked against the expected flags.
+fn expect(body: Json, created: bool, duplicate: bool) -> Result<Json, String> {
+    let r = if body.get("results").is_some() {
+        body["results"][0].clone()
+    } else {
+        body
+    };
+    if r["created"] == created && r["duplicate"] == duplicate && r["dropped"] == false {
+        Ok(r)
+    } else {
+        Err(format!("unexpected outcome {r}"))
+    }
+}
+
+/// Telegram user ids of case `case` never collide with another case's.
+fn user_id(case: u64, i: u64) -> u64 {
+    case * 1_000_000_000 + i
+}
+
+fn post_telegram(agent: &ureq::Agent, base: &str, update: &Json) -> Result<Json, String> {
+    answer(
+        agent
+            .post(&format!("{base}/hooks/telegram"))
+            .set(
+                "x-telegram-bot-api-secret-token",
+                secret("telegram_secret_token"),
+            )
+            .set("content-type", "application/json")
+            .send_string(&update.to_string()),
+    )
+}
+
+fn post_signed(
+    agent: &ureq::Agent,
+    url: String,
+    header: &str,
+    key: &str,
+    body: &Json,
+) -> Result<Json, String> {
+    let body = body.to_string();
+    answer(
+        agent
+            .post(&url)
+            .set(header, &sign(key, body.as_bytes()))
+            .set("content-type", "application/json")
+            .send_string(&body),
+    )
+}
+
+fn main() {
+    let contacts: u64 = std::env::var("CONTACTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let run = Duration::from_secs_f64(
+        std::env::var("HOOKS_BENCH_SECONDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(5.0),
+    );
+    // The phone library's first-use cost, which every fresh instance pays (natively here;
+    // more in wasm): the first parse in this process, before anything else parsed a phone,
+    // against the next ones.
+    let t0 = Instant::now();
+    let _ = contacts_core::values::Phone::parse("+12122345678", Region::default());
+    let first = t0.elapsed();
+    let t0 = Instant::now();
+    for _ in 0..100 {
+        let _ = contacts_core::values::Phone::parse("+12122345679", Region::default());
+    }
+    let phone_first = (first, t0.elapsed() / 100);
+    eprintln!("seeding or reusing {contacts} contacts…");
+    let cached = seed::state_dir(contacts);
+    let state = seed::writable_copy(&cached);
+    let journal = std::env::var("JOURNAL").unwrap_or_else(|_| "delete".into());
+    rusqlite::Connection::open(state.path().join("sqlite_db.db"))
+        .and_then(|c| c.pragma_update(None, "journal_mode", &journal))
+        .expect("journal mode");
+    let manifest = workspace_root().join("spin.toml");
+    spin_host::build_once(&manifest).expect("build");
+    let mut variables: std::collections::HashMap<String, String> = webhooks::SECRETS
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    variables.insert("admin_token".into(), ADMIN.into());
+    let host = spin_host::start(spin_host::HostConfig {
+        manifest,
+        listen: "127.0.0.1:0".parse().expect("address"),
+        state_dir: state.path().to_path_buf(),
+        variables,
+    })
+    .expect("host");
+    let base = Arc::new(host.base_url());
+
+    println!(
+        "contacts in the database: {contacts}; {} s per measurement",
+        run.as_secs_f64()
+    );
+    println!(
+        "phonenumber parse (native): first in a process {} ms, then {} ms each",
+        ms(phone_first.0),
+        ms(phone_first.1)
+    );
+    println!("| case | senders | events/s | p50 ms | p99 ms | events |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+    // Case 1 creates the users that case 2 then writes as; ids count from 0 across runs.
+    let created = Arc::new(AtomicU64::new(0));
+    for conns in [1, 4] {
+        let b = Arc::clone(&base);
+        let f = load(conns, run, Arc::clone(&created), move |agent, i| {
+            let update = webhooks::telegram_message(
+                user_id(1, i),
+                user_id(1, i),
+                "Bench",
+                &format!("New{i}"),
+            );
+            expect(post_telegram(agent, &b, &update)?, true, false)
+        });
+        row("new identity (Telegram)", conns, &f);
+    }
+    let known = created.load(Ordering::Relaxed);
+    let updates = Arc::new(AtomicU64::new(0));
+    for conns in [1, 4] {
+        let b = Arc::clone(&base);
+        let f = load(conns, run, Arc::clone(&updates), move |agent, i| {
+            // A fresh update id from an existing user, in that user's chat.
+            let user = user_id(1, i % known);
+            let update = webhooks::telegram_message(user_id(2, i), user, "Bench", "Known");
+            expect(post_telegram(agent, &b, &update)?, false, false)
+        });
+        row("existing identity (Telegram)", conns, &f);
+    }
+    for conns in [1, 4] {
+        let b = Arc::clone(&base);
+        let f = load(conns, run, Arc::new(AtomicU64::new(0)), move |agent, i| {
+            // Update ids of case 1: all processed already.
+            let n = i % known;
+            let update = webhooks::telegram_message(
+                user_id(1, n),
+                user_id(1, n),
+                "Bench",
+                &format!("New{n}"),
+            );
+            expect(post_telegram(agent, &b, &update)?, false, true)
+        });
+        row("redelivery (Telegram)", conns, &f);
+    }
+    for conns in [1, 4] {
+        let b = Arc::clone(&base);
+        let f = load(
+            conns,
+            run,
+            Arc::new(AtomicU64::new(conns as u64 * 10_000_000)),
+            move |agent, i| {
+                let event = json!({"event_id": format!("bench-{i}"), "channel": "web_chat", "external_id": format!("visitor-{i}"),
+                               "conversation_id": format!("conv-{i}"),
+                               "visitor": {"ip": "203.0.113.7", "browser": "Firefox 128", "os": "Linux", "page_url": "https://shop.example/"}});
+                expect(
+                    post_signed(
+                        agent,
+                        format!("{b}/hooks/events"),
+                        "x-contacts-signature",
+                        secret("events_hmac_secret"),
+                        &event,
+                    )?,
+                    true,
+                    false,
+                )
+            },
+        );
+        row("new identity (generic web_chat, HMAC)", conns, &f);
+    }
+    for conns in [1, 4] {
+        let b = Arc::clone(&base);
+        let f = load(
+            conns,
+            run,
+            Arc::new(AtomicU64::new(conns as u64 * 100_000)),
+            move |agent, i| {
+                // +1 212 555 0100-0199 style numbers are reserved; use valid US numbers 212-2xx-xxxx.
+                let wa_id = format!("1212{:03}{:04}", 200 + (i / 10_000) % 800, i % 10_000);
+                let payload =
+                    webhooks::whatsapp_text(&wa_id, "Bench Person", &format!("wamid.bench.{i}"));
+                expect(
+                    post_signed(
+                        agent,
+                        format!("{b}/hooks/meta"),
+                        "x-hub-signature-256",
+                        secret("meta_app_secret"),
+                        &payload,
+                    )?,
+                    true,
+                    false,
+                )
+            },
+        );
+        row("new identity (WhatsApp, HMAC + E.164 parse)", conns, &f);
+    }
+    drop(host);
+
+    // The same events processed natively on the same database: the floor the host is
+    // measured against (no instance, no HTTP, no host-call overhead).
+    let db = NativeSql::open(&state.path().join("sqlite_db.db")).expect("native db");
+    let settings = AutocreateSettings::load(&MemoryKv::default()).expect("settings");
+    let native = |n: u64, make: &dyn Fn(u64) -> Event| {
+        let mut samples = Vec::with_capacity(n as usize);
+        let started = Instant::now();
+        for i in 0..n {
+            let ev = make(i);
+            let t0 = Instant::now();
+            autocreate::process(&db, &settings, &[ev]).expect("native process");
+            samples.push(t0.elapsed());
+        }
+        figures(samples, started.elapsed())
+    };
+    let tg = |update: Json| telegram::parse(&update).expect("update").expect("event");
+    let f = native(5_000, &|i| {
+        tg(webhooks::telegram_message(
+            user_id(5, i),
+            user_id(5, i),
+            "Native",
+            "New",
+        ))
+    });
+    row("new identity (Telegram), native", 1, &f);
+    let f = native(5_000, &|i| {
+        tg(webhooks::telegram_message(
+            user_id(6, i),
+            user_id(5, i),
+            "Native",
+            "Known",
+        ))
+    });
+    row("existing identity (Telegram), native", 1, &f);
+    let f = native(5_000, &|i| {
+        tg(webhooks::telegram_message(
+            user_id(5, i),
+            user_id(5, i),
+            "Native",
+            "New",
+        ))
+    });
+    row("redelivery (Telegram), native", 1, &f);
+    let f = native(5_000, &|i| {
+        generic::parse(&json!({"event_id": format!("native-{i}"), "channel": "web_chat", "external_id": format!("nv-{i}"),
+                               "conversation_id": format!("nc-{i}")}), Region::default()).expect("event")
+    });
+    row("new identity (generic web_chat), native", 1, &f);
+}
