@@ -2,6 +2,7 @@
 
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
+use std::io::Write;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 
@@ -118,6 +119,8 @@ fn up(args: UpArgs) -> Result<()> {
         variables: args.variables,
     })?;
     print!("{}", host.describe());
+    // Piped stdout is block-buffered: flush so scripts waiting for the banner see it.
+    std::io::stdout().flush()?;
     // Serve until killed (Ctrl-C): SQLite's journal keeps the state consistent either way.
     loop {
         std::thread::park();
