@@ -88,20 +88,7 @@ pub fn start(cfg: HostConfig) -> Result<RunningHost> {
     let storage = Arc::new(Storage::new(&cfg.state_dir));
     let mut components = HashMap::new();
     for (id, decl) in &app.components {
-        let env = Arc::new(ComponentEnv {
-            id: id.clone(),
-            key_value_stores: decl.key_value_stores.iter().cloned().collect(),
-            sqlite_databases: decl.sqlite_databases.iter().cloned().collect(),
-            variables: variables.get(id).cloned().unwrap_or_default(),
-            allowed_hosts: Arc::new(
-                decl.allowed_outbound_hosts
-                    .iter()
-                    .map(|h| outbound::AllowedHost::parse(h))
-                    .collect::<Result<_>>()?,
-            ),
-            environment: decl.environment.clone().into_iter().collect(),
-            storage: storage.clone(),
-        });
+        let env = component_env(id, decl, &variables, &storage);
         let pre = prepare_component(id, &decl.source)?;
         components.insert(id.clone(), ServedComponent { pre, env });
     }
@@ -128,6 +115,24 @@ pub fn start(cfg: HostConfig) -> Result<RunningHost> {
         app,
         shutdown,
         runtime: Some(runtime),
+    })
+}
+
+/// What the manifest grants one component, with its variables resolved.
+fn component_env(
+    id: &str,
+    decl: &manifest::ComponentDecl,
+    variables: &HashMap<String, HashMap<String, String>>,
+    storage: &Arc<Storage>,
+) -> Arc<ComponentEnv> {
+    Arc::new(ComponentEnv {
+        id: id.to_string(),
+        key_value_stores: decl.key_value_stores.iter().cloned().collect(),
+        sqlite_databases: decl.sqlite_databases.iter().cloned().collect(),
+        variables: variables.get(id).cloned().unwrap_or_default(),
+        allowed_hosts: Arc::new(decl.allowed_outbound_hosts.clone()),
+        environment: decl.environment.clone().into_iter().collect(),
+        storage: storage.clone(),
     })
 }
 

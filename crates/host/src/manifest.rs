@@ -3,6 +3,7 @@
 //! Anything the host does not implement is refused when the manifest is loaded, so a manifest
 //! that starts here means the same thing it means under `spin up`.
 
+use crate::outbound::AllowedHost;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -137,7 +138,7 @@ pub struct ComponentDecl {
     pub sqlite_databases: Vec<String>,
     /// Component variable name -> template (`"{{ app_var }}"` etc.).
     pub variables: BTreeMap<String, String>,
-    pub allowed_outbound_hosts: Vec<String>,
+    pub allowed_outbound_hosts: Vec<AllowedHost>,
     pub environment: BTreeMap<String, String>,
     pub build: Option<BuildConfig>,
 }
@@ -289,15 +290,18 @@ fn validate_component(
             }
         }
     }
-    for host in &c.allowed_outbound_hosts {
-        crate::outbound::AllowedHost::parse(host).with_context(context)?;
-    }
+    let allowed_outbound_hosts = c
+        .allowed_outbound_hosts
+        .iter()
+        .map(|entry| AllowedHost::parse(entry))
+        .collect::<Result<Vec<_>>>()
+        .with_context(context)?;
     Ok(ComponentDecl {
         source: dir.join(&c.source),
         key_value_stores: c.key_value_stores,
         sqlite_databases: c.sqlite_databases,
         variables: c.variables,
-        allowed_outbound_hosts: c.allowed_outbound_hosts,
+        allowed_outbound_hosts,
         environment: c.environment,
         build: c.build,
     })
