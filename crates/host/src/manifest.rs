@@ -63,6 +63,7 @@ struct Triggers {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct HttpTrigger {
+    // A trigger's own id only matters to Spin plugins; accepted so real manifests load.
     #[serde(default)]
     #[allow(dead_code)]
     id: Option<String>,
@@ -82,6 +83,7 @@ enum RouteConfig {
 #[serde(deny_unknown_fields)]
 struct RawComponent {
     source: String,
+    // Spin prints it under the route on start; this host keeps its banner to the routes.
     #[serde(default)]
     #[allow(dead_code)]
     description: Option<String>,
