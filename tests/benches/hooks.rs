@@ -5,7 +5,8 @@
 //! default 1,000,000; HOOKS_BENCH_SECONDS for each measurement's length, default 5;
 //! JOURNAL=wal to switch the database file to WAL first — the mode persists in the file, so
 //! the host's fresh connections use it too — for comparing with Spin's default rollback
-//! journal).
+//! journal); HOOKS_MANIFEST=<spin.toml> to serve another build of the components (e.g. one
+//! not pre-initialized) instead of building the workspace's.
 //!
 //! Cases, each with 1 and 4 concurrent senders (keep-alive connections), one event per
 //! delivery:
@@ -190,8 +191,14 @@ fn main() {
     rusqlite::Connection::open(state.path().join("sqlite_db.db"))
         .and_then(|c| c.pragma_update(None, "journal_mode", &journal))
         .expect("journal mode");
-    let manifest = workspace_root().join("spin.toml");
-    spin_host::build_once(&manifest).expect("build");
+    let manifest = match std::env::var("HOOKS_MANIFEST") {
+        Ok(path) => path.into(),
+        Err(_) => {
+            let manifest = workspace_root().join("spin.toml");
+            spin_host::build_once(&manifest).expect("build");
+            manifest
+        }
+    };
     let mut variables: std::collections::HashMap<String, String> = webhooks::SECRETS
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
