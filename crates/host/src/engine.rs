@@ -5,7 +5,9 @@
 
 use crate::state::RequestState;
 use anyhow::{anyhow, Context, Result};
+use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Instant, SystemTime};
@@ -68,13 +70,14 @@ type CacheSlot = Arc<Mutex<Option<Component>>>;
 pub fn load_component(path: &Path) -> Result<Component> {
     static CACHE: OnceLock<Mutex<HashMap<CacheKey, CacheSlot>>> = OnceLock::new();
     let key = cache_key(path)?;
+    let slot_key = key.clone();
     // One slot per file: concurrent hosts wanting the same file wait for one compilation.
     let slot = {
         let mut cache = CACHE
             .get_or_init(Default::default)
             .lock()
             .map_err(|_| anyhow!("component cache poisoned"))?;
-        cache.entry(key).or_default().clone()
+        cache.entry(slot_key).or_default().clone()
     };
     let mut slot = slot
         .lock()
@@ -83,12 +86,10 @@ pub fn load_component(path: &Path) -> Result<Component> {
         return Ok(component.clone());
     }
     let started = Instant::now();
-    let component = Component::from_file(engine()?, path)
-        .map_err(|e| anyhow!("{e:#}"))
-        .with_context(|| format!("cannot compile component {}", path.display()))?;
+    let (component, how) = compile_or_load_compiled(path, &key)?;
     if std::env::var_os("SPIN_HOST_TIMINGS").is_some() {
         eprintln!(
-            "spin-host: compiled {} in {:.0} ms",
+            "spin-host: {how} {} in {:.0} ms",
             path.display(),
             started.elapsed().as_secs_f64() * 1000.0
         );
@@ -106,4 +107,82 @@ fn cache_key(path: &Path) -> Result<CacheKey> {
     })?;
     let meta = std::fs::metadata(&canonical)?;
     Ok((canonical, meta.modified()?, meta.len()))
+}
+
+/// Where this host keeps the machine code of a `.wasm`: beside it, in `.spin-host-cache/`,
+/// named by the file's identity and the engine's compatibility hash. Each test binary is its
+/// own process, so without this every one of them would JIT every component again.
+fn compiled_cache_path(path: &Path, key: &CacheKey, engine: &Engine) -> Option<PathBuf> {
+    let mut hasher = DefaultHasher::new();
+    key.hash(&mut hasher);
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    let stem = path.file_stem()?.to_string_lossy();
+    let dir = key.0.parent()?.join(".spin-host-cache");
+    Some(dir.join(format!("{stem}-{:016x}.cwasm", hasher.finish())))
+}
+
+/// The compiled component from the on-disk cache, or a fresh compilation (then cached).
+fn compile_or_load_compiled(path: &Path, key: &CacheKey) -> Result<(Component, &'static str)> {
+    let engine = engine()?;
+    let cached = compiled_cache_path(path, key, engine);
+    if let Some(cached) = cached.as_ref().filter(|c| c.exists()) {
+        // SAFETY: deserializing runs native code from the file. It is only ever written by
+        // `write_compiled` below, into the build directory of the `.wasm` it came from (whoever
+        // can write there can already replace the component); wasmtime also refuses files from
+        // an incompatible engine, and any failure falls back to compiling.
+        if let Ok(component) = unsafe { Component::deserialize_file(engine, cached) } {
+            return Ok((component, "loaded compiled"));
+        }
+    }
+    let component = Component::from_file(engine, path)
+        .map_err(|e| anyhow!("{e:#}"))
+        .with_context(|| format!("cannot compile component {}", path.display()))?;
+    if let Some(cached) = cached {
+        if let Err(e) = write_compiled(&component, &cached) {
+            eprintln!("spin-host: not caching the compiled component: {e:#}");
+        }
+    }
+    Ok((component, "compiled"))
+}
+
+/// Writes the machine code atomically (concurrent test processes may race here) and removes
+/// older versions of the same component, so rebuilds do not pile up.
+fn write_compiled(component: &Component, target: &Path) -> Result<()> {
+    let dir = target.parent().context("cache path has no directory")?;
+    std::fs::create_dir_all(dir)?;
+    let bytes = component.serialize().map_err(|e| anyhow!("{e:#}"))?;
+    let temp = target.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&temp, bytes)?;
+    std::fs::rename(&temp, target)?;
+    let current = target.file_name().context("cache path has no name")?;
+    let stem = cached_stem(&current.to_string_lossy()).map(str::to_string);
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let name = entry.file_name();
+        if name != current && cached_stem(&name.to_string_lossy()) == stem.as_deref() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(())
+}
+
+/// `crud` for `crud-0123456789abcdef.cwasm`; `None` for any other name.
+fn cached_stem(file_name: &str) -> Option<&str> {
+    let (stem, hash) = file_name.strip_suffix(".cwasm")?.rsplit_once('-')?;
+    (hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit())).then_some(stem)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cached_stem;
+
+    #[test]
+    fn only_cache_files_of_the_same_component_match() {
+        assert_eq!(cached_stem("crud-0123456789abcdef.cwasm"), Some("crud"));
+        assert_eq!(
+            cached_stem("crud-v2-0123456789abcdef.cwasm"),
+            Some("crud-v2")
+        );
+        assert_eq!(cached_stem("crud-v2.cwasm"), None);
+        assert_eq!(cached_stem("crud-0123456789abcdef.tmp42"), None);
+    }
 }

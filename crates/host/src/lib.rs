@@ -30,7 +30,10 @@
 //! ```
 //!
 //! Many hosts may run in one process at once (one per test, each with its own state dir):
-//! they share one wasmtime engine, and each `.wasm` file is compiled once per process.
+//! they share one wasmtime engine, and each `.wasm` file is compiled once per process. The
+//! machine code is also kept on disk beside the `.wasm` (`.spin-host-cache/`), so the next
+//! process (the next test binary, the next `spin-host up`) loads it in milliseconds.
+//! `SPIN_HOST_TIMINGS=1` prints what was compiled or loaded, and how long it took.
 
 mod app_build;
 mod engine;
