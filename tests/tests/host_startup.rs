@@ -36,6 +36,15 @@ fn a_component_is_jit_compiled_well_under_a_second_and_only_once() {
     eprintln!("host start including the JIT of a {size_kb} KB component: {compiling:?}");
     assert!(compiling < Duration::from_secs(1), "JIT took {compiling:?}");
     assert_eq!(get(&format!("{}/hello", first.base_url())).body, "hello");
+    // The machine code is kept beside the .wasm for the next process.
+    let cached: Vec<_> = std::fs::read_dir(dir.path().join(".spin-host-cache"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        cached.len() == 1 && cached[0].starts_with("probe-copy-") && cached[0].ends_with(".cwasm"),
+        "{cached:?}"
+    );
 
     let (second, cached) = timed_start(&manifest);
     eprintln!("host start with the component already compiled: {cached:?}");
