@@ -7,8 +7,9 @@
 //! transaction, and none has to know they exist):
 //! - `search_words` (unicode61, diacritics removed, prefix indexes for 1 and 2 characters):
 //!   name words, each email as one token, phone digits, searchable custom values. Answers
-//!   the exact and prefix ranks, custom fields, and typos (a query word's one-edit variants
-//!   looked up as whole name words).
+//!   the exact and prefix ranks, custom fields, and typos (name words one edit away from a
+//!   query word, found in `search_name_terms`, the vocabulary of distinct names, then looked
+//!   up as whole words).
 //! - `search_grams` (trigram, diacritics removed): names with every word after two spaces,
 //!   emails, phone digits. Answers substrings; the two spaces make a one- or two-letter word
 //!   prefix a three-character string it can look up.
@@ -17,8 +18,9 @@
 //! first) that excludes the better ranks, joined to `contacts` by row id for the segment's
 //! condition and the shown columns, chained with UNION ALL under one LIMIT. SQLite runs
 //! the arms in turn and stops when the page is full, so a query touches about as many
-//! index entries as it shows, never every contact. The order within a rank is the row id,
-//! which makes the cursor (rank, last row id) exact.
+//! index entries as it shows, never every contact. The typo rank, which needs its
+//! candidates first, is a second statement run only when the page still has room. The
+//! order within a rank is the row id, which makes the cursor (rank, last row id) exact.
 
 mod typo;
 mod words;
@@ -131,6 +133,15 @@ macro_rules! indexed {
 
 /// The statements that index row `new`.
 macro_rules! index_row {
+    (names) => {
+        concat!(
+            "INSERT OR IGNORE INTO search_names (name) SELECT column1 FROM (VALUES (",
+            fold!("new.first_name"),
+            "), (",
+            fold!("new.last_name"),
+            ")) WHERE column1 <> '';"
+        )
+    };
     (words) => {
         concat!(
             "INSERT INTO search_words (rowid, name, email, phone, custom) VALUES (",
@@ -155,10 +166,20 @@ pub const SCHEMA: &[&str] = &[
        content = '', contentless_delete = 1)",
     "CREATE VIRTUAL TABLE search_grams USING fts5(name, email, phone, \
        tokenize = 'trigram remove_diacritics 1', content = '', contentless_delete = 1)",
+    // Every distinct first and last name ever stored, folded, once: the vocabulary typo
+    // tolerance looks in. Names of deleted contacts stay; they only cost a look-up.
+    "CREATE TABLE search_names (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)",
+    "CREATE VIRTUAL TABLE search_name_words USING fts5(name, \
+       tokenize = 'unicode61 remove_diacritics 2', content = '', detail = none)",
+    "CREATE VIRTUAL TABLE search_name_terms USING fts5vocab(search_name_words, row)",
+    "CREATE TRIGGER search_names_index AFTER INSERT ON search_names BEGIN \
+       INSERT INTO search_name_words (rowid, name) VALUES (new.id, new.name); \
+     END",
     concat!(
         "CREATE TRIGGER contacts_search_insert AFTER INSERT ON contacts BEGIN ",
         index_row!(words),
         index_row!(grams),
+        index_row!(names),
         " END"
     ),
     // `repo::save` sets every column: the WHEN clause keeps tag, owner or block changes
@@ -171,6 +192,7 @@ pub const SCHEMA: &[&str] = &[
            OR old.mobile_e164 IS NOT new.mobile_e164 OR old.custom IS NOT new.custom BEGIN \
          DELETE FROM search_words WHERE rowid = old.id; ",
         index_row!(words),
+        index_row!(names),
         " END"
     ),
     concat!(
@@ -206,6 +228,13 @@ pub const REINDEX: &[&str] = &[
         "INSERT INTO search_grams (rowid, name, email, phone) SELECT ",
         indexed!(grams, "c"),
         " FROM contacts c"
+    ),
+    concat!(
+        "INSERT OR IGNORE INTO search_names (name) SELECT ",
+        fold!("first_name"),
+        " FROM contacts WHERE first_name <> '' UNION SELECT ",
+        fold!("last_name"),
+        " FROM contacts WHERE last_name <> ''"
     ),
 ];
 
@@ -244,17 +273,25 @@ pub fn search(db: &dyn Sql, catalogue: &Catalogue, req: &SearchRequest) -> Resul
     }
     let projection = projection(&req.columns, catalogue)?;
     let select: Vec<&str> = projection.iter().map(|p| p.sql.as_str()).collect();
-    let Some((sql, params)) = statement(req.query, &req.scope, resume, &select, req.limit) else {
-        return Ok(Page {
-            items: Vec::new(),
-            next_cursor: None,
-        });
+    let want = req.limit + 1;
+    let mut rows = match statement(arms(req.query), &req.scope, resume, &select, want) {
+        Some((sql, params)) => db.execute(&sql, &params)?.rows,
+        None => Vec::new(),
     };
-    let rows = db.execute(&sql, &params)?;
+    // Typos last, and only when the better ranks left room: finding the candidates is a
+    // statement of its own, which most searches never need.
+    if rows.len() < want {
+        if let Some(arm) = typo_arm(db, req.query)? {
+            let left = want - rows.len();
+            if let Some((sql, params)) = statement(vec![arm], &req.scope, resume, &select, left) {
+                rows.extend(db.execute(&sql, &params)?.rows);
+            }
+        }
+    }
 
-    let mut items = Vec::with_capacity(req.limit.min(rows.rows.len()));
+    let mut items = Vec::with_capacity(req.limit.min(rows.len()));
     let mut last = None;
-    for row in rows.rows.iter().take(req.limit) {
+    for row in rows.iter().take(req.limit) {
         let rank = row
             .first()
             .and_then(Value::as_i64)
@@ -267,7 +304,7 @@ pub fn search(db: &dyn Sql, catalogue: &Catalogue, req: &SearchRequest) -> Resul
         last = Some(Resume { rank, rowid });
     }
     let next_cursor = match last {
-        Some(r) if rows.rows.len() > req.limit => Some(encode_cursor(&fingerprint, r)),
+        Some(r) if rows.len() > req.limit => Some(encode_cursor(&fingerprint, r)),
         _ => None,
     };
     Ok(Page { items, next_cursor })
@@ -285,15 +322,15 @@ struct Arm {
     except: Vec<(&'static str, String)>,
 }
 
-/// The page's statement and its parameters; `None` when the cursor is past every rank.
+/// The statement of `arms` and its parameters, at most `n` rows; `None` when the cursor is
+/// past every arm.
 fn statement(
-    query: &Query,
+    arms: Vec<Arm>,
     scope: &Where,
     resume: Option<Resume>,
     select: &[&str],
-    limit: usize,
+    n: usize,
 ) -> Option<(String, Vec<Value>)> {
-    let arms = arms(query);
     let mut parts = Vec::new();
     let mut params = Vec::new();
     for arm in arms
@@ -324,13 +361,12 @@ fn statement(
             rank = arm.rank as i64,
             index = arm.index,
             conditions = conditions.join(" AND "),
-            n = limit + 1
         ));
     }
     if parts.is_empty() {
         return None;
     }
-    let sql = format!("{} LIMIT {}", parts.join(" UNION ALL "), limit + 1);
+    let sql = format!("{} LIMIT {n}", parts.join(" UNION ALL "));
     Some((sql, params))
 }
 
@@ -353,24 +389,30 @@ fn arms(query: &Query) -> Vec<Arm> {
     ];
     // With only short words, a substring is a word prefix: nothing the prefix rank missed.
     if query.has_substrings() {
-        let substring = query.substring();
-        let typo = query.typo();
         arms.push(Arm {
             rank: Rank::Substring,
             index: "search_grams",
-            matches: substring.clone(),
-            except: vec![("search_words", prefix.clone())],
+            matches: query.substring(),
+            except: vec![("search_words", prefix)],
         });
-        if let Some(typo) = typo {
-            arms.push(Arm {
-                rank: Rank::Typo,
-                index: "search_words",
-                matches: format!("({typo}) NOT ({prefix})"),
-                except: vec![("search_grams", substring)],
-            });
-        }
     }
     arms
+}
+
+/// The typo rank: every word a prefix or a name word one edit away, but not all of them
+/// found by a better rank. `None` when no word tolerates typos or none has a candidate.
+fn typo_arm(db: &dyn Sql, query: &Query) -> Result<Option<Arm>> {
+    let words = query.typo_words();
+    if words.is_empty() {
+        return Ok(None);
+    }
+    let candidates = typo::candidates(db, &words)?;
+    Ok(query.typo(&candidates).map(|typo| Arm {
+        rank: Rank::Typo,
+        index: "search_words",
+        matches: format!("({typo}) NOT ({})", query.prefix()),
+        except: vec![("search_grams", query.substring())],
+    }))
 }
 
 fn encode_cursor(fingerprint: &str, at: Resume) -> String {

@@ -92,6 +92,21 @@ fn ranks_exact_then_prefix_then_substring_then_typo() {
 }
 
 #[test]
+fn typos_find_accented_names_and_need_every_word() {
+    let db = db();
+    create(&db, person("g", "Lucía", "García"));
+    create(&db, person("m", "Jörg", "Müller"));
+    create(&db, person("s", "Søren", "Kierkegaard"));
+    assert_eq!(find(&db, "garcai"), [("g".into(), "typo".into())]);
+    assert_eq!(find(&db, "lucia garcai"), [("g".into(), "typo".into())]);
+    assert_eq!(find(&db, "muler"), [("m".into(), "typo".into())]);
+    assert_eq!(find(&db, "sorren"), [("s".into(), "typo".into())]);
+    assert!(find(&db, "garcai muler").is_empty());
+    assert!(find(&db, "garcxx").is_empty(), "two edits");
+    assert_eq!(ids(&db, "gracia"), ["g"], "one swap");
+}
+
+#[test]
 fn accents_and_case_do_not_matter() {
     let db = db();
     create(&db, person("jose", "José", "Núñez"));
@@ -367,13 +382,23 @@ fn no_statement_scans_contacts_or_sorts() {
                     rowid: 10,
                 }),
             ] {
-                let Some((sql, params)) = statement(
-                    &query,
-                    &system_segment(segment).unwrap(),
-                    resume,
-                    &select,
-                    50,
-                ) else {
+                let mut all = arms(&query);
+                let typo_words = query.typo_words();
+                let fake: Vec<(usize, Vec<String>)> = typo_words
+                    .iter()
+                    .map(|(i, w)| (*i, vec![w.clone()]))
+                    .collect();
+                if let Some(typo) = query.typo(&fake) {
+                    all.push(Arm {
+                        rank: Rank::Typo,
+                        index: "search_words",
+                        matches: format!("({typo}) NOT ({})", query.prefix()),
+                        except: vec![("search_grams", query.substring())],
+                    });
+                }
+                let Some((sql, params)) =
+                    statement(all, &system_segment(segment).unwrap(), resume, &select, 51)
+                else {
                     assert!(!query.has_substrings(), "{q}: no arm left");
                     continue;
                 };

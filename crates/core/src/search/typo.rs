@@ -1,105 +1,204 @@
-//! Typo tolerance by enumeration: every string one edit away from a query word (Damerau:
-//! deletion, adjacent transposition, substitution, insertion). The search index then looks
-//! each one up as a whole name word, which costs index seeks, never a scan of the
-//! vocabulary, however many distinct names there are.
+//! Typo tolerance: the name words one edit away (Damerau: deletion, adjacent transposition,
+//! substitution, insertion) from a query word, found in the vocabulary of distinct names
+//! (`search_name_terms`, see [`super::SCHEMA`]) and then looked up as whole words in the
+//! contacts index.
+//!
+//! The vocabulary holds each distinct first and last name once, so its size follows the
+//! number of different names, not of contacts. One statement reads the candidates: the
+//! words sharing the query word's first two letters (every edit after them), the words
+//! starting with its 2nd–3rd letters or its 1st and 3rd (a deleted 1st or 2nd letter, a
+//! swapped 2nd and 3rd), each of about the word's length, plus the few dozen exact
+//! strings an edit in the first two letters makes (a changed or inserted 1st or 2nd letter,
+//! the first two swapped). Rust keeps those exactly one edit away. Each range is short and
+//! each exact string one seek, so the cost stays bounded however many names there are.
+
+use crate::error::Result;
+use crate::store::{placeholders, Sql, Value};
 
 /// Words shorter than this (in letters) get no typo tolerance (SPEC §3, §9).
 pub const MIN_LETTERS: usize = 5;
-/// Longer words are not expanded: the variants grow with the length and no name is this long.
+/// Longer words get none either: no name is that long, and a longer word costs more.
 pub const MAX_CHARS: usize = 24;
 
-/// Whether `word` (already lower-cased and folded) gets typo tolerance: all letters, at least
+/// Whether `word` (lower-cased and folded) gets typo tolerance: all letters, at least
 /// [`MIN_LETTERS`] of them.
 pub fn tolerates_typos(word: &str) -> bool {
     let n = word.chars().count();
     (MIN_LETTERS..=MAX_CHARS).contains(&n) && word.chars().all(char::is_alphabetic)
 }
 
-/// Every distinct string at Damerau-Levenshtein distance exactly 1 from `word`, sorted.
-/// Substituted and inserted letters are a–z plus the word's own letters, so a word in
-/// another script still gets deletions, transpositions and its own letters.
-pub fn one_edit_variants(word: &str) -> Vec<String> {
-    let chars: Vec<char> = word.chars().collect();
-    let mut alphabet: Vec<char> = ('a'..='z').chain(chars.iter().copied()).collect();
+/// For each `(position, word)`, the vocabulary's name words exactly one edit away.
+pub fn candidates(db: &dyn Sql, words: &[(usize, String)]) -> Result<Vec<(usize, Vec<String>)>> {
+    if words.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (sql, params) = lookup(words);
+    let rows = db.execute(&sql, &params)?;
+    let mut out: Vec<(usize, Vec<String>)> = words.iter().map(|(i, _)| (*i, Vec::new())).collect();
+    for row in rows.rows {
+        let (Some(at), Some(term)) = (
+            row.first().and_then(Value::as_i64),
+            row.get(1).and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        let Some(k) = words.iter().position(|(i, _)| *i as i64 == at) else {
+            continue;
+        };
+        if distance(&words[k].1, term) == 1 && !out[k].1.iter().any(|t| t == term) {
+            out[k].1.push(term.to_owned());
+        }
+    }
+    for (_, terms) in &mut out {
+        terms.sort_unstable();
+    }
+    Ok(out)
+}
+
+/// The candidate statement: ranges and exact strings per word, tagged with its position.
+fn lookup(words: &[(usize, String)]) -> (String, Vec<Value>) {
+    let mut parts = Vec::new();
+    let mut params = Vec::new();
+    for (at, word) in words {
+        let w: Vec<char> = word.chars().collect();
+        let n = w.len() as i64;
+        let prefix = |a: char, b: char| [a, b].iter().collect::<String>();
+        let mut prefixes = vec![prefix(w[0], w[1]), prefix(w[1], w[2]), prefix(w[0], w[2])];
+        prefixes.dedup();
+        for p in prefixes {
+            parts.push(format!(
+                "SELECT {at}, term FROM search_name_terms WHERE term >= ? AND term < ? \
+                 AND length(term) BETWEEN {} AND {}",
+                n - 1,
+                n + 1
+            ));
+            params.push(Value::Text(p.clone()));
+            params.push(Value::Text(format!("{p}\u{10FFFF}")));
+        }
+        let exact = head_edits(&w);
+        parts.push(format!(
+            "SELECT {at}, term FROM search_name_terms WHERE term IN ({})",
+            placeholders(exact.len())
+        ));
+        params.extend(exact.into_iter().map(Value::Text));
+    }
+    (parts.join(" UNION ALL "), params)
+}
+
+/// The strings an edit in the first two letters makes that the ranges miss: the 1st or
+/// 2nd letter changed, a letter inserted before the 1st or 2nd, the first two swapped.
+/// Letters tried: a–z and the word's own.
+fn head_edits(w: &[char]) -> Vec<String> {
+    let mut alphabet: Vec<char> = ('a'..='z').chain(w.iter().copied()).collect();
     alphabet.sort_unstable();
     alphabet.dedup();
-
-    let n = chars.len();
-    let mut out: Vec<String> = Vec::with_capacity(n * 2 * (alphabet.len() + 1) + 1);
-    let collect = |v: Vec<char>| v.into_iter().collect::<String>();
-    for i in 0..n {
-        let mut deleted = chars.clone();
-        deleted.remove(i);
-        out.push(collect(deleted));
-        if i + 1 < n {
-            let mut swapped = chars.clone();
-            swapped.swap(i, i + 1);
-            out.push(collect(swapped));
-        }
-        for &c in &alphabet {
-            let mut substituted = chars.clone();
-            substituted[i] = c;
-            out.push(collect(substituted));
-        }
-    }
-    for i in 0..=n {
-        for &c in &alphabet {
-            let mut inserted = chars.clone();
+    let mut out = Vec::with_capacity(4 * alphabet.len() + 1);
+    let mut swapped = w.to_vec();
+    swapped.swap(0, 1);
+    out.push(swapped.iter().collect::<String>());
+    for &c in &alphabet {
+        for i in 0..2 {
+            let mut changed = w.to_vec();
+            changed[i] = c;
+            out.push(changed.iter().collect());
+            let mut inserted = w.to_vec();
             inserted.insert(i, c);
-            out.push(collect(inserted));
+            out.push(inserted.iter().collect());
         }
     }
+    let word: String = w.iter().collect();
     out.sort_unstable();
     out.dedup();
-    out.retain(|v| v != word && !v.is_empty());
+    out.retain(|v| *v != word);
     out
+}
+
+/// Restricted Damerau-Levenshtein distance (optimal string alignment).
+pub fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Restricted Damerau-Levenshtein distance, to check the enumeration against.
-    fn distance(a: &str, b: &str) -> usize {
-        let a: Vec<char> = a.chars().collect();
-        let b: Vec<char> = b.chars().collect();
-        let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-        for (i, row) in d.iter_mut().enumerate() {
-            row[0] = i;
+    /// Every string one edit from `word` over a–z: what the lookup must be able to find.
+    fn all_one_edit(word: &str) -> Vec<String> {
+        let w: Vec<char> = word.chars().collect();
+        let mut out = Vec::new();
+        for i in 0..w.len() {
+            let mut x = w.clone();
+            x.remove(i);
+            out.push(x.iter().collect::<String>());
+            if i + 1 < w.len() {
+                let mut x = w.clone();
+                x.swap(i, i + 1);
+                out.push(x.iter().collect());
+            }
         }
-        for j in 0..=b.len() {
-            d[0][j] = j;
-        }
-        for i in 1..=a.len() {
-            for j in 1..=b.len() {
-                let cost = usize::from(a[i - 1] != b[j - 1]);
-                d[i][j] = (d[i - 1][j] + 1)
-                    .min(d[i][j - 1] + 1)
-                    .min(d[i - 1][j - 1] + cost);
-                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                    d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+        for c in 'a'..='z' {
+            for i in 0..=w.len() {
+                let mut x = w.clone();
+                x.insert(i, c);
+                out.push(x.iter().collect());
+                if i < w.len() {
+                    let mut x = w.clone();
+                    x[i] = c;
+                    out.push(x.iter().collect());
                 }
             }
         }
-        d[a.len()][b.len()]
+        out.retain(|x| x != word);
+        out
     }
 
     #[test]
-    fn variants_are_exactly_one_edit_away() {
-        let v = one_edit_variants("santiago");
-        assert!(v.iter().all(|x| distance(x, "santiago") == 1), "{v:?}");
-        for typo in ["santaigo", "santigo", "santiaggo", "santiagu", "xantiago"] {
-            assert!(v.binary_search(&typo.to_owned()).is_ok(), "{typo}");
+    fn every_one_edit_string_is_in_a_range_or_the_exact_list() {
+        let word = "santiago";
+        let w: Vec<char> = word.chars().collect();
+        let exact = head_edits(&w);
+        let ranges = [
+            [w[0], w[1]].iter().collect::<String>(),
+            [w[1], w[2]].iter().collect(),
+            [w[0], w[2]].iter().collect(),
+        ];
+        for v in all_one_edit(word) {
+            let n = v.chars().count();
+            let in_range = ranges.iter().any(|p| v.starts_with(p.as_str()))
+                && (w.len() - 1..=w.len() + 1).contains(&n);
+            assert!(in_range || exact.contains(&v), "{v} is missed");
+            assert_eq!(distance(word, &v), 1, "{v}");
         }
-        assert!(!v.contains(&"santiago".to_owned()));
-        assert!(!v.contains(&"santaigu".to_owned()), "two edits");
+        assert!(exact.len() < 120, "{}", exact.len());
     }
 
     #[test]
-    fn variants_use_the_words_own_letters() {
-        let v = one_edit_variants("søren");
-        assert!(v.contains(&"sørøn".to_owned()));
-        assert!(v.contains(&"soren".to_owned()));
+    fn distance_counts_a_swap_as_one_edit() {
+        assert_eq!(distance("santaigo", "santiago"), 1);
+        assert_eq!(distance("santigo", "santiago"), 1);
+        assert_eq!(distance("santiagos", "santaigo"), 2);
+        assert_eq!(distance("søren", "soren"), 1);
+        assert_eq!(distance("maria", "maria"), 0);
     }
 
     #[test]

@@ -162,19 +162,33 @@ impl Query {
         self.words.iter().any(Word::substring_capable)
     }
 
-    /// Rows whose every word matches as a prefix or, for up to [`MAX_TYPO_WORDS`] words of
-    /// five letters or more, as a name word one edit away (word index); `None` when no word
-    /// tolerates typos.
-    pub fn typo(&self) -> Option<String> {
-        let mut budget = MAX_TYPO_WORDS;
+    /// The words that get typo tolerance, folded, with their position: up to
+    /// [`MAX_TYPO_WORDS`] words of five letters or more.
+    pub fn typo_words(&self) -> Vec<(usize, String)> {
+        self.words
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| w.digits.is_none())
+            .map(|(i, w)| (i, fold(&w.text)))
+            .filter(|(_, w)| typo::tolerates_typos(w))
+            .take(MAX_TYPO_WORDS)
+            .collect()
+    }
+
+    /// Rows whose every word matches as a prefix or, where `candidates` has name words one
+    /// edit away from it (by word position), as one of those (word index); `None` when no
+    /// word has any.
+    pub fn typo(&self, candidates: &[(usize, Vec<String>)]) -> Option<String> {
         let mut any = false;
-        let parts = self.words.iter().map(|w| match w.typo() {
-            Some(t) if budget > 0 => {
-                budget -= 1;
-                any = true;
-                format!("({} OR {t})", w.prefix())
+        let parts = self.words.iter().enumerate().map(|(i, w)| {
+            match candidates.iter().find(|(at, c)| *at == i && !c.is_empty()) {
+                Some((_, terms)) => {
+                    any = true;
+                    let terms: Vec<String> = terms.iter().map(|t| quote(t)).collect();
+                    format!("({} OR name : ({}))", w.prefix(), terms.join(" OR "))
+                }
+                None => w.prefix(),
             }
-            _ => w.prefix(),
         });
         let expr = all(parts);
         any.then_some(expr)
@@ -232,21 +246,6 @@ impl Word {
             None => name_grams(&self.text),
         };
         s.chars().count() >= 3
-    }
-
-    fn typo(&self) -> Option<String> {
-        if self.digits.is_some() {
-            return None;
-        }
-        let word = fold(&self.text);
-        if !typo::tolerates_typos(&word) {
-            return None;
-        }
-        let variants: Vec<String> = typo::one_edit_variants(&word)
-            .iter()
-            .map(|v| quote(v))
-            .collect();
-        Some(format!("name : ({})", variants.join(" OR ")))
     }
 }
 
@@ -369,15 +368,30 @@ mod tests {
     }
 
     #[test]
-    fn typo_words_are_bounded() {
-        assert!(Query::parse("jose ana").unwrap().typo().is_none());
-        let t = Query::parse("santaigo").unwrap().typo().unwrap();
-        assert!(t.contains(r#""santiago""#));
-        let many = Query::parse("aaaaa bbbbb ccccc ddddd")
+    fn typo_words_are_bounded_and_take_candidates() {
+        assert!(Query::parse("jose ana 415")
             .unwrap()
-            .typo()
+            .typo_words()
+            .is_empty());
+        let q = Query::parse("aaaaa Søren ccccc ddddd").unwrap();
+        assert_eq!(
+            q.typo_words(),
+            [
+                (0, "aaaaa".into()),
+                (1, "soren".into()),
+                (2, "ccccc".into())
+            ]
+        );
+        assert_eq!(q.typo(&[(1, vec![])]), None);
+        let t = q
+            .typo(&[(1, vec!["soren".into(), "sorin".into()])])
             .unwrap();
-        assert_eq!(many.matches("name : (").count(), MAX_TYPO_WORDS);
+        assert!(t.contains(r#"OR name : ("soren" OR "sorin"))"#), "{t}");
+        assert_eq!(
+            t.matches(" AND ").count(),
+            3,
+            "every word still has to match"
+        );
     }
 
     #[test]
