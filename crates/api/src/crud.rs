@@ -1,10 +1,12 @@
 //! The `crud` component's routes: contacts, history, fields, table views, tokens,
 //! auto-create settings and the OpenAPI document (SPEC §8).
 
+use contacts_core::contact::Contact;
 use contacts_core::fields::{custom, Catalogue, CustomFieldDef, CustomFieldPatch};
 use contacts_core::query::{self, PageRequest};
-use contacts_core::repo::{self, Ctx};
+use contacts_core::repo::{self, Ctx, ReadView};
 use contacts_core::settings::{table_view, AutocreateSettings};
+use contacts_core::store::Sql;
 use contacts_core::{access, history, Error, Result};
 use http::StatusCode;
 use serde_json::{json, Value as Json};
@@ -178,15 +180,28 @@ fn list(call: &Call) -> Result<Response> {
 }
 
 /// A contact as a read shows it: with its possible-duplicate count and ETag.
-fn contact_response(
+fn contact_response(status: StatusCode, view: &ReadView) -> Response {
+    let mut body = view.contact.to_json(&view.catalogue);
+    body["possible_duplicates"] = json!(view.possible_duplicates);
+    Response::json(status, &body).with_header("etag", view.contact.etag())
+}
+
+/// The response to a write: the contact as stored, with its duplicate count.
+fn written(
     status: StatusCode,
-    db: &dyn contacts_core::store::Sql,
-    contact: &contacts_core::contact::Contact,
-    catalogue: &Catalogue,
+    db: &dyn Sql,
+    contact: Contact,
+    catalogue: Catalogue,
 ) -> Result<Response> {
-    let mut body = contact.to_json(catalogue);
-    body["possible_duplicates"] = json!(repo::possible_duplicates(db, contact.rowid)?);
-    Ok(Response::json(status, &body).with_header("etag", contact.etag()))
+    let possible_duplicates = repo::possible_duplicates(db, contact.rowid)?;
+    Ok(contact_response(
+        status,
+        &ReadView {
+            contact,
+            catalogue,
+            possible_duplicates,
+        },
+    ))
 }
 
 fn create(call: &Call) -> Result<Response> {
@@ -194,19 +209,13 @@ fn create(call: &Call) -> Result<Response> {
     let db = call.platform.sql()?;
     let catalogue = Catalogue::load(db)?;
     let contact = repo::create(ctx(call, &catalogue)?, &body)?;
-    Ok(
-        contact_response(StatusCode::CREATED, db, &contact, &catalogue)?.with_header(
-            "location",
-            format!("/api/contacts/{}", contact.contact_id()),
-        ),
-    )
+    let location = format!("/api/contacts/{}", contact.contact_id());
+    Ok(written(StatusCode::CREATED, db, contact, catalogue)?.with_header("location", location))
 }
 
 fn read(call: &Call) -> Result<Response> {
-    let db = call.platform.sql()?;
-    let catalogue = Catalogue::load(db)?;
-    let contact = repo::load(db, call.param(0))?;
-    contact_response(StatusCode::OK, db, &contact, &catalogue)
+    let view = repo::read(call.platform.sql()?, call.param(0))?;
+    Ok(contact_response(StatusCode::OK, &view))
 }
 
 fn update(call: &Call) -> Result<Response> {
@@ -219,7 +228,7 @@ fn update(call: &Call) -> Result<Response> {
         &body,
         call.req.header("if-match"),
     )?;
-    contact_response(StatusCode::OK, db, &contact, &catalogue)
+    written(StatusCode::OK, db, contact, catalogue)
 }
 
 fn delete(call: &Call) -> Result<Response> {

@@ -405,6 +405,10 @@ pub struct CustomFieldPatch {
     pub options: Option<Vec<String>>,
 }
 
+/// A scalar subquery giving the custom definitions as JSON rows `[key, label, type, options]`.
+pub const CUSTOM_DEFS_JSON: &str = "(SELECT json_group_array(json_array(key, label, type, options)) \
+    FROM (SELECT key, label, type, options FROM custom_fields WHERE deleted_at IS NULL ORDER BY position))";
+
 /// All fields: the system ones, then the custom ones in creation order.
 #[derive(Debug, Clone)]
 pub struct Catalogue {
@@ -423,6 +427,21 @@ impl Catalogue {
             .rows
             .into_iter()
             .map(|r| decode_def(&r))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self::with_custom(custom))
+    }
+
+    /// The custom definitions from [`CUSTOM_DEFS_JSON`], which a read can select beside its
+    /// own columns: one statement instead of two.
+    pub fn from_defs_json(text: &str) -> Result<Self> {
+        let rows: Vec<Vec<Option<String>>> = serde_json::from_str(text)
+            .map_err(|e| Error::Storage(format!("custom field definitions: {e}")))?;
+        let custom = rows
+            .into_iter()
+            .map(|row| {
+                let values: Vec<Value> = row.into_iter().map(Value::from).collect();
+                decode_def(&values)
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self::with_custom(custom))
     }

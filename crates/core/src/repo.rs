@@ -204,8 +204,8 @@ pub fn insert_match_keys(db: &dyn Sql, contact: &Contact) -> Result<()> {
 const SELECT_CONTACT: &str = "SELECT id, {columns}, \
     (SELECT json_group_array(tag) FROM (SELECT tag FROM contact_tags WHERE contact_rowid = c.id ORDER BY tag)) AS tags, \
     (SELECT json_group_array(json_array(channel, external_id)) FROM \
-        (SELECT channel, external_id FROM identities WHERE contact_rowid = c.id ORDER BY created_at, channel, external_id)) AS idents \
-    FROM contacts c WHERE {where}";
+        (SELECT channel, external_id FROM identities WHERE contact_rowid = c.id ORDER BY created_at, channel, external_id)) AS idents\
+    {extra} FROM contacts c WHERE {where}";
 
 /// Reads a contact by Contact ID.
 pub fn load(db: &dyn Sql, contact_id: &str) -> Result<Contact> {
@@ -219,15 +219,59 @@ pub fn load_rowid(db: &dyn Sql, rowid: i64) -> Result<Option<Contact>> {
 }
 
 fn load_where(db: &dyn Sql, condition: &str, param: Value) -> Result<Option<Contact>> {
-    let sql = SELECT_CONTACT
-        .replace("{columns}", &COLUMNS.join(", "))
-        .replace("{where}", condition);
-    let rows = db.execute(&sql, &[param])?;
-    rows.rows.into_iter().next().map(decode).transpose()
+    let rows = db.execute(&select_contact(condition, ""), &[param])?;
+    Ok(rows
+        .rows
+        .into_iter()
+        .next()
+        .map(|row| decode(&mut row.into_iter())))
 }
 
-fn decode(row: Vec<Value>) -> Result<Contact> {
+fn select_contact(condition: &str, extra: &str) -> String {
+    SELECT_CONTACT
+        .replace("{columns}", &COLUMNS.join(", "))
+        .replace("{extra}", extra)
+        .replace("{where}", condition)
+}
+
+/// A contact with what a read shows beside it: the catalogue and the possible-duplicate
+/// count, fetched with the contact in one statement (each statement is a host call).
+pub struct ReadView {
+    pub contact: Contact,
+    pub catalogue: Catalogue,
+    pub possible_duplicates: i64,
+}
+
+pub fn read(db: &dyn Sql, contact_id: &str) -> Result<ReadView> {
+    let extra = format!(
+        ", ({}) AS dups, {} AS defs",
+        duplicates_sql("c.id"),
+        crate::fields::CUSTOM_DEFS_JSON
+    );
+    let rows = db.execute(
+        &select_contact("contact_id = ?", &extra),
+        &[contact_id.into()],
+    )?;
+    let row = rows
+        .rows
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::NotFound(format!("contact '{contact_id}'")))?;
     let mut values = row.into_iter();
+    let contact = decode(&mut values);
+    let possible_duplicates = values.next().and_then(|v| v.as_i64()).unwrap_or(0);
+    let defs = values
+        .next()
+        .and_then(Value::into_string)
+        .unwrap_or_else(|| "[]".into());
+    Ok(ReadView {
+        contact,
+        catalogue: Catalogue::from_defs_json(&defs)?,
+        possible_duplicates,
+    })
+}
+
+fn decode(values: &mut std::vec::IntoIter<Value>) -> Contact {
     let rowid = values.next().and_then(|v| v.as_i64()).unwrap_or(0);
     let mut cols = std::collections::BTreeMap::new();
     let mut custom = Map::new();
@@ -253,13 +297,13 @@ fn decode(row: Vec<Value>) -> Result<Contact> {
             })
         })
         .collect();
-    Ok(Contact {
+    Contact {
         rowid,
         cols,
         custom,
         tags,
         identities,
-    })
+    }
 }
 
 fn json_text<T: serde::de::DeserializeOwned + Default>(v: Option<Value>) -> T {
@@ -386,19 +430,24 @@ pub fn check_owner(db: &dyn Sql, owner: Option<&str>) -> Result<()> {
 /// How many other contacts look like this one (shared email or phone, or same full name
 /// and company). A read shows the count; the merge component lists them.
 pub fn possible_duplicates(db: &dyn Sql, rowid: i64) -> Result<i64> {
-    let rows = db.execute(
+    let rows = db.execute(&duplicates_sql("?1"), &[rowid.into()])?;
+    Ok(rows.scalar_i64().unwrap_or(0))
+}
+
+/// Counts the contacts that look like contact `id` (an SQL expression: a parameter, or
+/// `c.id` inside a read).
+fn duplicates_sql(id: &str) -> String {
+    format!(
         "SELECT count(*) FROM ( \
            SELECT k2.contact_rowid FROM contact_keys k1 \
              JOIN contact_keys k2 ON k2.kind = k1.kind AND k2.value = k1.value \
-           WHERE k1.contact_rowid = ?1 AND k2.contact_rowid <> ?1 \
+           WHERE k1.contact_rowid = {id} AND k2.contact_rowid <> {id} \
            UNION \
            SELECT c2.id FROM contacts c1 JOIN contacts c2 \
              ON lower(c2.first_name) = lower(c1.first_name) AND lower(c2.last_name) = lower(c1.last_name) \
             AND lower(c2.company) = lower(c1.company) \
-           WHERE c1.id = ?1 AND c2.id <> ?1 AND c1.company IS NOT NULL AND c1.first_name IS NOT NULL)",
-        &[rowid.into()],
-    )?;
-    Ok(rows.scalar_i64().unwrap_or(0))
+           WHERE c1.id = {id} AND c2.id <> {id} AND c1.company IS NOT NULL AND c1.first_name IS NOT NULL)"
+    )
 }
 
 #[cfg(test)]

@@ -314,3 +314,35 @@ fn owner_must_be_a_known_login() {
     .unwrap();
     assert_eq!(c.text("owner"), Some("maria"));
 }
+
+#[test]
+fn read_fetches_catalogue_and_duplicates_with_the_contact() {
+    let db = db();
+    let def = CustomFieldDef {
+        key: "tier".into(),
+        label: "Tier".into(),
+        ty: FieldType::SingleSelect,
+        options: Some(vec!["Gold".into()]),
+    };
+    custom::create(&db, &def).unwrap();
+    let cat = catalogue(&db);
+    let a = create(
+        ctx(&db, &cat),
+        &json!({"email": "a@x.com", "custom": {"tier": "Gold"}}),
+    )
+    .unwrap();
+    create(
+        ctx(&db, &cat),
+        &json!({"email": "b@x.com", "secondary_emails": ["a@x.com"]}),
+    )
+    .unwrap();
+    let view = read(&db, a.contact_id()).unwrap();
+    assert_eq!(
+        view.possible_duplicates,
+        possible_duplicates(&db, a.rowid).unwrap()
+    );
+    assert_eq!(view.possible_duplicates, 1);
+    assert_eq!(view.catalogue.custom(), cat.custom());
+    assert_eq!(view.contact, load(&db, a.contact_id()).unwrap());
+    assert!(matches!(read(&db, "nope"), Err(Error::NotFound(_))));
+}
