@@ -284,6 +284,8 @@ fn bad_queries_get_clear_problems() {
     post(json!({"filter": {}})).assert_problem(400, Some("filter.field"));
     post(json!({"filter": {"all": []}, "cursor": "garbage"})).assert_problem(422, Some("cursor"));
     post(json!({"filter": {"all": []}, "segment": "99"})).assert_problem(422, Some("segment"));
+    post(json!({"filter": {"all": []}, "segment": "vip"})).assert_problem(422, Some("segment"));
+    post(json!({"filter": {"all": []}, "segment": true})).assert_problem(400, Some("segment"));
     post(json!({"filter": {"all": []}, "sort": [{"field": "tags"}]})).assert_problem(422, None);
     post(json!({"filters": {}})).assert_problem(422, Some("filters"));
     app.send_raw(

@@ -110,21 +110,21 @@ fn run_query(call: &Call) -> Result<Response> {
         None => Filter::everything(),
     };
     let segment = match member("segment") {
-        Some(v) => SegmentId::from_json(v, "segment")?,
+        Some(v) => SegmentId::from_json(v, "segment").map_err(not_a_segment)?,
         None => SegmentId::All,
+    };
+    let saved = match segment {
+        SegmentId::Saved(n) => Some(segments::get(db, n).map_err(not_a_segment)?),
+        _ => None,
     };
     // The same contacts, compiled twice: once for walking a page, once for counting them
     // all (see `Reading`).
     let scope = |reading| -> Result<Where> {
-        let segment =
-            segments::scope_for(db, &catalogue, &clock, segment, reading).map_err(|e| match e {
-                // A body member naming nothing is an invalid value, not a missing resource.
-                Error::NotFound(what) => {
-                    Error::invalid("segment", format!("{what} does not exist"))
-                }
-                other => other,
-            })?;
-        Ok(segment.and(filter.compile(&clock, reading)))
+        let base = match &saved {
+            Some(saved) => saved.scope(&catalogue, &clock, reading)?,
+            None => segments::scope_for(db, &catalogue, &clock, segment, reading)?,
+        };
+        Ok(base.and(filter.compile(&clock, reading)))
     };
     let (page_scope, count_scope) = (scope(Reading::Page)?, scope(Reading::Every)?);
     let sort = match member("sort") {
@@ -164,6 +164,14 @@ fn run_query(call: &Call) -> Result<Response> {
     )?;
     out["total"] = json!(query::count(db, &count_scope)?);
     Ok(Response::ok(&out))
+}
+
+/// A body member naming no segment is an invalid value, not a missing resource.
+fn not_a_segment(e: Error) -> Error {
+    match e {
+        Error::NotFound(what) => Error::invalid("segment", format!("{what} does not exist")),
+        other => other,
+    }
 }
 
 /// `fields` in a body: an array of keys, or one comma-separated string like `?fields=`.
