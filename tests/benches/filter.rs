@@ -8,6 +8,7 @@
 //!   the request's own work: token, catalogue, segment row);
 //! - first page: `GET /api/segments/{id}/contacts?limit=50` (page only) and
 //!   `POST /api/query {filter, limit: 50}` (page and `total`, i.e. a page plus a count).
+//!
 //! Natively: `query::count` and `query::page` with the same `Where` on one open connection.
 
 use std::time::{Duration, Instant};
