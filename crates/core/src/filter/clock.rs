@@ -111,9 +111,35 @@ impl Clock {
     }
 }
 
-/// An IANA time zone name, e.g. `Europe/Berlin`.
+/// An IANA time zone name, e.g. `Europe/Berlin`; letter case is forgiven (`utc`,
+/// `america/sao_paulo`), since a mistyped case in a deployment variable should not move every
+/// day boundary to UTC or fail every request.
 pub fn parse_zone(name: &str) -> Result<Tz, String> {
-    name.trim()
-        .parse::<Tz>()
-        .map_err(|_| format!("'{name}' is not an IANA time zone name"))
+    let name = name.trim();
+    name.parse::<Tz>()
+        .ok()
+        .or_else(|| {
+            chrono_tz::TZ_VARIANTS
+                .iter()
+                .find(|tz| tz.name().eq_ignore_ascii_case(name))
+                .copied()
+        })
+        .ok_or_else(|| format!("'{name}' is not an IANA time zone name"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zones_are_iana_names_in_any_case() {
+        assert_eq!(
+            parse_zone("America/Sao_Paulo"),
+            Ok(chrono_tz::America::Sao_Paulo)
+        );
+        assert_eq!(parse_zone(" utc "), Ok(Tz::UTC));
+        assert_eq!(parse_zone("europe/berlin"), Ok(chrono_tz::Europe::Berlin));
+        assert!(parse_zone("Mars/Olympus_Mons").is_err());
+        assert!(parse_zone("").is_err());
+    }
 }
