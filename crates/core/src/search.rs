@@ -320,6 +320,8 @@ struct Arm {
     /// left out. Only consulted once the better ranks ran out, so these sets are small
     /// on a first page.
     except: Vec<(&'static str, String)>,
+    /// Strings the row's email must contain (see [`Query::substring_lookup`]).
+    email_contains: Vec<String>,
 }
 
 /// The statement of `arms` and its parameters, at most `n` rows; `None` when the cursor is
@@ -342,6 +344,10 @@ fn statement(
         if let Some(r) = resume.filter(|r| r.rank == arm.rank) {
             conditions.push(format!("{}.rowid < ?", arm.index));
             params.push(r.rowid.into());
+        }
+        for text in arm.email_contains {
+            conditions.push("instr(c.email_norm, ?) > 0".to_owned());
+            params.push(Value::Text(text));
         }
         for (index, expr) in arm.except {
             conditions.push(format!(
@@ -379,21 +385,25 @@ fn arms(query: &Query) -> Vec<Arm> {
             index: "search_words",
             matches: exact.clone(),
             except: vec![],
+            email_contains: vec![],
         },
         Arm {
             rank: Rank::Prefix,
             index: "search_words",
             matches: format!("({prefix}) NOT ({exact})"),
             except: vec![],
+            email_contains: vec![],
         },
     ];
     // With only short words, a substring is a word prefix: nothing the prefix rank missed.
     if query.has_substrings() {
+        let grams = query.substring_lookup();
         arms.push(Arm {
             rank: Rank::Substring,
             index: "search_grams",
-            matches: query.substring(),
+            matches: grams.matches,
             except: vec![("search_words", prefix)],
+            email_contains: grams.email_contains,
         });
     }
     arms
@@ -412,6 +422,7 @@ fn typo_arm(db: &dyn Sql, query: &Query) -> Result<Option<Arm>> {
         index: "search_words",
         matches: format!("({typo}) NOT ({})", query.prefix()),
         except: vec![("search_grams", query.substring())],
+        email_contains: vec![],
     }))
 }
 

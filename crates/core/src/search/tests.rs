@@ -160,6 +160,16 @@ fn emails_exact_prefix_and_substring() {
         ]
     );
     assert_eq!(find(&db, "j"), [("e1".into(), "prefix".into())]);
+    create(
+        &db,
+        json!({"contact_id": "e3", "email": "jose.silvana@example.com"}),
+    );
+    assert_eq!(
+        find(&db, "e.silva@example.com"),
+        [("e1".into(), "substring".into())],
+        "found by its first characters, then checked whole"
+    );
+    assert_eq!(ids(&db, "e.silva"), ["e3", "e1"]);
 }
 
 #[test]
@@ -394,6 +404,7 @@ fn no_statement_scans_contacts_or_sorts() {
                         index: "search_words",
                         matches: format!("({typo}) NOT ({})", query.prefix()),
                         except: vec![("search_grams", query.substring())],
+                        email_contains: vec![],
                     });
                 }
                 let Some((sql, params)) =

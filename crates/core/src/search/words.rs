@@ -71,6 +71,17 @@ impl Rank {
     }
 }
 
+/// Email-like words longer than this are looked up by their beginning (see
+/// [`Query::substring_lookup`]).
+pub const EMAIL_WINDOW: usize = 12;
+
+/// A trigram-index condition and the strings the rows' emails must also contain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grams {
+    pub matches: String,
+    pub email_contains: Vec<String>,
+}
+
 /// One word of a query, lower-cased.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Word {
@@ -154,7 +165,24 @@ impl Query {
     /// Rows whose every word is found as a substring, or as a word prefix when shorter
     /// than a trigram (trigram index).
     pub fn substring(&self) -> String {
-        all(self.words.iter().map(Word::substring))
+        all(self.words.iter().map(|w| w.substring(false)))
+    }
+
+    /// [`Query::substring`] as cheap to look up: a long email-like word (an `@` or a
+    /// digit: not a name) is looked up by its first [`EMAIL_WINDOW`] characters, and the
+    /// rows found must have an email containing the whole word (`email_contains`). Every
+    /// trigram of a phrase is one more index list to walk, and an address's trigrams
+    /// ("com", "exa", …) are in nearly every row.
+    pub fn substring_lookup(&self) -> Grams {
+        Grams {
+            matches: all(self.words.iter().map(|w| w.substring(true))),
+            email_contains: self
+                .words
+                .iter()
+                .filter(|w| w.windowed())
+                .map(|w| w.text.clone())
+                .collect(),
+        }
     }
 
     /// Whether any word is long enough for a substring match to find more than a prefix.
@@ -229,15 +257,34 @@ impl Word {
         }
     }
 
-    fn substring(&self) -> String {
+    /// With `window`, a long email-like word is cut to its beginning (see
+    /// [`Query::substring_lookup`]).
+    fn substring(&self, window: bool) -> String {
         match &self.digits {
             Some(d) => format!("(phone : {d} OR email : {d})", d = quote(&gram_phrase(d))),
+            None if self.email_like() => {
+                let text: String = if window {
+                    self.text.chars().take(EMAIL_WINDOW).collect()
+                } else {
+                    self.text.clone()
+                };
+                format!("(email : {})", quote(&gram_phrase(&text)))
+            }
             None => format!(
                 "(name : {n} OR email : {e})",
                 n = quote(&gram_phrase(&name_grams(&self.text))),
                 e = quote(&gram_phrase(&self.text))
             ),
         }
+    }
+
+    /// Has an `@` or a digit: no name has, so only emails are searched for it.
+    fn email_like(&self) -> bool {
+        self.digits.is_none() && self.text.chars().any(|c| c == '@' || c.is_ascii_digit())
+    }
+
+    fn windowed(&self) -> bool {
+        self.email_like() && self.text.chars().count() > EMAIL_WINDOW
     }
 
     fn substring_capable(&self) -> bool {
@@ -347,6 +394,23 @@ mod tests {
             r#"(name : "a""b" OR email : "a""b")"#,
             "three characters: a substring"
         );
+    }
+
+    #[test]
+    fn long_email_words_are_looked_up_by_their_beginning() {
+        let q = Query::parse("ana ngozi.martinez133@example0.com").unwrap();
+        let g = q.substring_lookup();
+        assert_eq!(
+            g.matches,
+            r#"(name : "ana" OR email : "ana") AND (email : "ngozi.martin")"#
+        );
+        assert_eq!(g.email_contains, ["ngozi.martinez133@example0.com"]);
+        assert!(q
+            .substring()
+            .ends_with(r#"(email : "ngozi.martinez133@example0.com")"#));
+        let short = Query::parse("x1@y.io").unwrap().substring_lookup();
+        assert_eq!(short.matches, r#"(email : "x1@y.io")"#);
+        assert!(short.email_contains.is_empty());
     }
 
     #[test]
