@@ -548,3 +548,54 @@ fn every_segment_route_needs_a_token() {
         }
     }
 }
+
+/// Blocked contacts leave `all` and every saved segment, and are found in `blocked`.
+#[test]
+fn blocked_contacts_leave_all_and_saved_segments() {
+    let app = App::start();
+    seed(&app);
+    let created = app.post(
+        "/api/segments",
+        &json!({"name": "Paris VIPs", "filter": {"all": [
+            cond("city", "eq", json!("paris")), cond("tags", "has_any", json!(["vip"]))]}}),
+    );
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(created.body["count"], 2);
+    let blocked = app.post("/api/blocks", &json!({"ids": ["P1"]}));
+    assert!(blocked.status < 300, "{}", blocked.text);
+
+    let counts: Vec<(String, Json)> = app.get("/api/segments").body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["id"].as_str().unwrap().to_owned(), s["count"].clone()))
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            ("all".to_owned(), json!(9)),
+            ("blocked".to_owned(), json!(1)),
+            (id.clone(), json!(1))
+        ]
+    );
+    assert_eq!(
+        ids(&app.get(&format!("/api/segments/{id}/contacts"))),
+        ["P2"]
+    );
+    assert_eq!(ids(&app.get("/api/segments/blocked/contacts")), ["P1"]);
+    let q = |segment: &str| {
+        app.post(
+            "/api/query",
+            &json!({"segment": segment, "filter": {"all": [cond("tags", "has_any", json!(["vip"]))]}}),
+        )
+    };
+    assert_eq!(sorted(ids(&q("all"))), ["L1", "P2", "S1"]);
+    assert_eq!(ids(&q("blocked")), ["P1"]);
+    assert_eq!(q("blocked").body["total"], 1);
+    // Without a segment, a query means `all`.
+    let r = app.post(
+        "/api/query",
+        &json!({"filter": {"all": [cond("contact_id", "eq", json!("P1"))]}}),
+    );
+    assert_eq!(r.body["total"], 0);
+}
