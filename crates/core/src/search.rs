@@ -34,7 +34,7 @@ use crate::fields::Catalogue;
 use crate::query::{item_json, projection, Page, Where};
 use crate::store::{Sql, Value};
 
-pub use words::{Query, Rank, MAX_QUERY_CHARS};
+pub use words::{Check, Query, Rank, MAX_QUERY_CHARS};
 
 /// `x` with the letters of [`words::FOLD`] folded (SQLite's `remove_diacritics` keeps them).
 macro_rules! fold {
@@ -320,8 +320,9 @@ struct Arm {
     /// left out. Only consulted once the better ranks ran out, so these sets are small
     /// on a first page.
     except: Vec<(&'static str, String)>,
-    /// Strings the row's email must contain (see [`Query::substring_lookup`]).
-    email_contains: Vec<String>,
+    /// What the rows must contain beyond what the index looked up (see
+    /// [`Query::substring_lookup`]).
+    checks: Vec<Check>,
 }
 
 /// The statement of `arms` and its parameters, at most `n` rows; `None` when the cursor is
@@ -345,8 +346,21 @@ fn statement(
             conditions.push(format!("{}.rowid < ?", arm.index));
             params.push(r.rowid.into());
         }
-        for text in arm.email_contains {
-            conditions.push("instr(c.email_norm, ?) > 0".to_owned());
+        for check in arm.checks {
+            let (sql, text) = match check {
+                Check::Email(t) => ("instr(c.email_norm, ?) > 0", t),
+                Check::PhoneDigits(t) => (
+                    concat!(
+                        "instr(concat_ws(' ', c.phone_e164, c.mobile_e164, ",
+                        digits!("c.phone"),
+                        ", ",
+                        digits!("c.mobile"),
+                        "), ?) > 0"
+                    ),
+                    t,
+                ),
+            };
+            conditions.push(sql.to_owned());
             params.push(Value::Text(text));
         }
         for (index, expr) in arm.except {
@@ -385,14 +399,14 @@ fn arms(query: &Query) -> Vec<Arm> {
             index: "search_words",
             matches: exact.clone(),
             except: vec![],
-            email_contains: vec![],
+            checks: vec![],
         },
         Arm {
             rank: Rank::Prefix,
             index: "search_words",
             matches: format!("({prefix}) NOT ({exact})"),
             except: vec![],
-            email_contains: vec![],
+            checks: vec![],
         },
     ];
     // With only short words, a substring is a word prefix: nothing the prefix rank missed.
@@ -403,7 +417,7 @@ fn arms(query: &Query) -> Vec<Arm> {
             index: "search_grams",
             matches: grams.matches,
             except: vec![("search_words", prefix)],
-            email_contains: grams.email_contains,
+            checks: grams.checks,
         });
     }
     arms
@@ -422,7 +436,7 @@ fn typo_arm(db: &dyn Sql, query: &Query) -> Result<Option<Arm>> {
         index: "search_words",
         matches: format!("({typo}) NOT ({})", query.prefix()),
         except: vec![("search_grams", query.substring())],
-        email_contains: vec![],
+        checks: vec![],
     }))
 }
 

@@ -404,7 +404,7 @@ fn no_statement_scans_contacts_or_sorts() {
                         index: "search_words",
                         matches: format!("({typo}) NOT ({})", query.prefix()),
                         except: vec![("search_grams", query.substring())],
-                        email_contains: vec![],
+                        checks: vec![],
                     });
                 }
                 let Some((sql, params)) =

@@ -71,15 +71,27 @@ impl Rank {
     }
 }
 
-/// Email-like words longer than this are looked up by their beginning (see
-/// [`Query::substring_lookup`]).
+/// Email-like words longer than this are looked up by a window this long: the characters
+/// up to and including the `@` (the end of the local part is the most telling), else the
+/// last ones (see [`Query::substring_lookup`]).
 pub const EMAIL_WINDOW: usize = 12;
+/// Phone numbers longer than this are looked up by their last digits.
+pub const PHONE_WINDOW: usize = 8;
 
-/// A trigram-index condition and the strings the rows' emails must also contain.
+/// A trigram-index condition and what the rows found must also contain.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Grams {
     pub matches: String,
-    pub email_contains: Vec<String>,
+    pub checks: Vec<Check>,
+}
+
+/// A whole word a row must contain, where the index looked up only part of it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Check {
+    /// In its email (lower-cased).
+    Email(String),
+    /// In the digits of its phone or mobile.
+    PhoneDigits(String),
 }
 
 /// One word of a query, lower-cased.
@@ -169,19 +181,14 @@ impl Query {
     }
 
     /// [`Query::substring`] as cheap to look up: a long email-like word (an `@` or a
-    /// digit: not a name) is looked up by its first [`EMAIL_WINDOW`] characters, and the
-    /// rows found must have an email containing the whole word (`email_contains`). Every
-    /// trigram of a phrase is one more index list to walk, and an address's trigrams
-    /// ("com", "exa", …) are in nearly every row.
+    /// digit: not a name) or phone number is looked up by a window of it, and the rows
+    /// found must contain the whole of it (`checks`). Every trigram of a phrase is one more
+    /// index list to walk, and an address's or a number's trigrams ("com", "555", …) are in
+    /// nearly every row.
     pub fn substring_lookup(&self) -> Grams {
         Grams {
             matches: all(self.words.iter().map(|w| w.substring(true))),
-            email_contains: self
-                .words
-                .iter()
-                .filter(|w| w.windowed())
-                .map(|w| w.text.clone())
-                .collect(),
+            checks: self.words.iter().filter_map(Word::check).collect(),
         }
     }
 
@@ -226,54 +233,60 @@ impl Query {
 impl Word {
     fn exact(&self) -> String {
         match &self.digits {
-            Some(d) => format!(
-                "(phone : {d} OR email : {d} OR custom : {t})",
-                d = quote(d),
-                t = quote(&self.text)
-            ),
-            None => format!(
-                "(name : {n} OR email : {e} OR custom : {t})",
-                n = quote(&fold(&self.text)),
-                e = quote(&glue_email(&self.text)),
-                t = quote(&self.text)
+            Some(d) => columns(&[("phone", d), ("email", d), ("custom", &self.text)], false),
+            None => columns(
+                &[
+                    ("name", &fold(&self.text)),
+                    ("email", &glue_email(&self.text)),
+                    ("custom", &self.text),
+                ],
+                false,
             ),
         }
     }
 
     /// Custom fields match whole words only, so their part is the same as in [`exact`].
     fn prefix(&self) -> String {
-        match &self.digits {
-            Some(d) => format!(
-                "(phone : {d} * OR email : {d} * OR custom : {t})",
-                d = quote(d),
-                t = quote(&self.text)
+        let prefixes = match &self.digits {
+            Some(d) => columns(&[("phone", d), ("email", d)], true),
+            None => columns(
+                &[
+                    ("name", &fold(&self.text)),
+                    ("email", &glue_email(&self.text)),
+                ],
+                true,
             ),
-            None => format!(
-                "(name : {n} * OR email : {e} * OR custom : {t})",
-                n = quote(&fold(&self.text)),
-                e = quote(&glue_email(&self.text)),
-                t = quote(&self.text)
-            ),
-        }
+        };
+        format!(
+            "({prefixes} OR {})",
+            columns(&[("custom", &self.text)], false)
+        )
     }
 
-    /// With `window`, a long email-like word is cut to its beginning (see
-    /// [`Query::substring_lookup`]).
+    /// With `window`, a long email-like word or phone number is cut to a window of it
+    /// (see [`Query::substring_lookup`]).
     fn substring(&self, window: bool) -> String {
         match &self.digits {
-            Some(d) => format!("(phone : {d} OR email : {d})", d = quote(&gram_phrase(d))),
-            None if self.email_like() => {
-                let text: String = if window {
-                    self.text.chars().take(EMAIL_WINDOW).collect()
-                } else {
-                    self.text.clone()
+            Some(d) => {
+                let d = match window && self.check().is_some() {
+                    true => tail(d, PHONE_WINDOW),
+                    false => d.clone(),
                 };
-                format!("(email : {})", quote(&gram_phrase(&text)))
+                columns(&[("phone", &gram_phrase(&d))], false)
             }
-            None => format!(
-                "(name : {n} OR email : {e})",
-                n = quote(&gram_phrase(&name_grams(&self.text))),
-                e = quote(&gram_phrase(&self.text))
+            None if self.email_like() => {
+                let text = match window && self.check().is_some() {
+                    true => email_window(&self.text),
+                    false => self.text.clone(),
+                };
+                columns(&[("email", &gram_phrase(&text))], false)
+            }
+            None => columns(
+                &[
+                    ("name", &gram_phrase(&name_grams(&self.text))),
+                    ("email", &gram_phrase(&self.text)),
+                ],
+                false,
             ),
         }
     }
@@ -283,8 +296,15 @@ impl Word {
         self.digits.is_none() && self.text.chars().any(|c| c == '@' || c.is_ascii_digit())
     }
 
-    fn windowed(&self) -> bool {
-        self.email_like() && self.text.chars().count() > EMAIL_WINDOW
+    /// What a windowed look-up of this word must check on the row.
+    fn check(&self) -> Option<Check> {
+        match &self.digits {
+            Some(d) if d.len() > PHONE_WINDOW => Some(Check::PhoneDigits(d.clone())),
+            None if self.email_like() && self.text.chars().count() > EMAIL_WINDOW => {
+                Some(Check::Email(self.text.clone()))
+            }
+            _ => None,
+        }
     }
 
     fn substring_capable(&self) -> bool {
@@ -294,6 +314,46 @@ impl Word {
         };
         s.chars().count() >= 3
     }
+}
+
+/// An OR over `(column, string)` pairs; columns with the same string share one filter
+/// (`{name email} : "ana"`), so the index walks that string's list once, not per column.
+fn columns(pairs: &[(&str, &str)], prefix: bool) -> String {
+    let mut groups: Vec<(Vec<&str>, &str)> = Vec::new();
+    for (column, text) in pairs {
+        match groups.iter_mut().find(|(_, t)| t == text) {
+            Some((cols, _)) => cols.push(column),
+            None => groups.push((vec![column], text)),
+        }
+    }
+    let star = if prefix { " *" } else { "" };
+    let parts: Vec<String> = groups
+        .iter()
+        .map(|(cols, text)| match cols.as_slice() {
+            [one] => format!("{one} : {}{star}", quote(text)),
+            many => format!("{{{}}} : {}{star}", many.join(" "), quote(text)),
+        })
+        .collect();
+    format!("({})", parts.join(" OR "))
+}
+
+/// The last `n` characters.
+fn tail(s: &str, n: usize) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    chars[chars.len().saturating_sub(n)..].iter().collect()
+}
+
+/// [`EMAIL_WINDOW`] characters of an email-like word: up to and including its `@`, else
+/// its end.
+fn email_window(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let end = match chars.iter().position(|&c| c == '@') {
+        Some(at) => (at + 1).max(EMAIL_WINDOW.min(chars.len())),
+        None => chars.len(),
+    };
+    chars[end.saturating_sub(EMAIL_WINDOW)..end]
+        .iter()
+        .collect()
 }
 
 fn all(parts: impl Iterator<Item = String>) -> String {
@@ -385,38 +445,60 @@ mod tests {
     #[test]
     fn expressions_quote_every_word() {
         let q = Query::parse("a\"b").unwrap();
-        assert_eq!(
-            q.exact(),
-            r#"(name : "a""b" OR email : "a""b" OR custom : "a""b")"#
-        );
+        assert_eq!(q.exact(), r#"({name email custom} : "a""b")"#);
         assert_eq!(
             q.substring(),
-            r#"(name : "a""b" OR email : "a""b")"#,
+            r#"({name email} : "a""b")"#,
             "three characters: a substring"
         );
     }
 
     #[test]
-    fn long_email_words_are_looked_up_by_their_beginning() {
+    fn long_emails_and_numbers_are_looked_up_by_a_window_and_checked_whole() {
         let q = Query::parse("ana ngozi.martinez133@example0.com").unwrap();
         let g = q.substring_lookup();
         assert_eq!(
             g.matches,
-            r#"(name : "ana" OR email : "ana") AND (email : "ngozi.martin")"#
+            r#"({name email} : "ana") AND (email : "martinez133@")"#
         );
-        assert_eq!(g.email_contains, ["ngozi.martinez133@example0.com"]);
+        assert_eq!(
+            g.checks,
+            [Check::Email("ngozi.martinez133@example0.com".into())]
+        );
         assert!(q
             .substring()
             .ends_with(r#"(email : "ngozi.martinez133@example0.com")"#));
+        assert_eq!(email_window("jo.smith@gmail.com"), "jo.smith@gma");
+        assert_eq!(email_window("martinez1334133"), "tinez1334133");
         let short = Query::parse("x1@y.io").unwrap().substring_lookup();
         assert_eq!(short.matches, r#"(email : "x1@y.io")"#);
-        assert!(short.email_contains.is_empty());
+        assert!(short.checks.is_empty());
+        let phone = Query::parse("+1 (415) 555-0100")
+            .unwrap()
+            .substring_lookup();
+        assert_eq!(phone.matches, r#"(phone : "55550100")"#);
+        assert_eq!(phone.checks, [Check::PhoneDigits("14155550100".into())]);
+    }
+
+    #[test]
+    fn columns_sharing_a_string_share_one_filter() {
+        let q = Query::parse("ana").unwrap();
+        assert_eq!(q.exact(), r#"({name email custom} : "ana")"#);
+        assert_eq!(
+            q.prefix(),
+            r#"(({name email} : "ana" *) OR (custom : "ana"))"#
+        );
+        let e = Query::parse("Ana.Lima@x.io").unwrap();
+        assert_eq!(
+            e.exact(),
+            r#"({name custom} : "ana.lima@x.io" OR email : "analimaxio")"#
+        );
     }
 
     #[test]
     fn short_words_are_word_prefixes_in_the_trigram_index() {
         let q = Query::parse("jo").unwrap();
-        assert_eq!(q.substring(), r#"(name : "  jo" OR email : "  jo")"#);
+        assert_eq!(q.substring(), r#"({name email} : "  jo")"#);
         assert!(!q.has_substrings());
         assert!(Query::parse("jo ana").unwrap().has_substrings());
     }
