@@ -128,6 +128,7 @@ fn main() {
     let catalogue = Catalogue::load(&db).expect("catalogue");
     let columns: Vec<String> = DEFAULT_COLUMNS.iter().map(|s| s.to_string()).collect();
     let mut native_samples = Vec::new();
+    let mut slowest: Vec<(Duration, &str)> = Vec::new();
     for round in 0..=HOST_ROUNDS {
         for q in &queries {
             let t0 = Instant::now();
@@ -149,11 +150,62 @@ fn main() {
             assert!(page.items.len() <= 50);
             if round > 0 {
                 native_samples.push(took);
+                slowest.push((took, q.as_str()));
             }
         }
     }
     let native_figures = figures(native_samples);
     row("same FTS statements, native rusqlite", &native_figures);
+    slowest.sort_by(|a, b| b.0.cmp(&a.0));
+    slowest.dedup_by(|a, b| a.1 == b.1);
+    let names: Vec<String> = slowest
+        .iter()
+        .take(8)
+        .map(|(d, q)| format!("{q:?} {:.2} ms", ms(*d)))
+        .collect();
+    println!("  slowest natively: {}", names.join(", "));
+
+    // As Spin does it: a fresh connection (cold page cache) for every search.
+    let mut fresh_samples = Vec::new();
+    for q in &queries {
+        let t0 = Instant::now();
+        let fresh = NativeSql::open(&db_path).expect("fresh connection");
+        let catalogue = Catalogue::load(&fresh).expect("catalogue");
+        let query = Query::parse(q).expect("query");
+        search::search(
+            &fresh,
+            &catalogue,
+            &SearchRequest {
+                query: &query,
+                scope: system_segment("all").expect("all"),
+                segment: "all",
+                limit: 50,
+                cursor: None,
+                columns: columns.clone(),
+            },
+        )
+        .expect("search");
+        fresh_samples.push(t0.elapsed());
+    }
+    row(
+        "same, native, fresh connection per search",
+        &figures(fresh_samples),
+    );
+    // The host's fixed cost: a query without words does no search.
+    let mut empty = Vec::new();
+    for _ in 0..200 {
+        let t0 = Instant::now();
+        agent
+            .get(&format!("{base}/api/search?q=%40%40"))
+            .set("authorization", &auth)
+            .call()
+            .expect("empty search");
+        empty.push(t0.elapsed());
+    }
+    row(
+        "host, query without words (request overhead)",
+        &figures(empty),
+    );
 
     let scan = figures(queries.iter().map(|q| time_scan(&db, q, false)).collect());
     row("LIKE '%q%' scan, first page (no index)", &scan);
