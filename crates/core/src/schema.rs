@@ -111,12 +111,8 @@ const CORE_V1: &[&str] = &[
 
 /// Brings the database to [`LATEST`]; cheap when it is there already.
 pub fn ensure(db: &dyn Sql) -> Result<()> {
-    let version = current_version(db)?;
-    if version == LATEST {
+    if current_version(db)? == LATEST {
         return Ok(());
-    }
-    if version == 0 {
-        use_write_ahead_log(db);
     }
     write_tx(db, || {
         let from = current_version(db)?;
@@ -146,17 +142,6 @@ pub fn fingerprint() -> u64 {
         }
     }
     h
-}
-
-/// Write-ahead logging: a commit syncs once where the rollback journal (Spin's default)
-/// syncs three or four times, and readers never wait for a writer — measured here, a
-/// contact create went from ~16 ms to ~4 ms. The mode is stored in the database file, so it
-/// is set once, when the schema is first created (it cannot change inside a transaction).
-/// A backend that refuses it (a remote libSQL database) keeps its own mode.
-fn use_write_ahead_log(db: &dyn Sql) {
-    if let Err(e) = db.execute("PRAGMA journal_mode = WAL", &[]) {
-        eprintln!("journal_mode WAL not available, keeping the default: {e}");
-    }
 }
 
 fn current_version(db: &dyn Sql) -> Result<i64> {
@@ -200,19 +185,6 @@ mod tests {
         }
         let db = NativeSql::open(&path).unwrap();
         assert_eq!(current_version(&db).unwrap(), LATEST);
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn a_new_database_file_uses_the_write_ahead_log() {
-        let dir = std::env::temp_dir().join(format!("contacts-wal-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("wal.db");
-        let _ = std::fs::remove_file(&path);
-        ensure(&NativeSql::open(&path).unwrap()).unwrap();
-        let db = NativeSql::open(&path).unwrap();
-        let mode = db.execute("PRAGMA journal_mode", &[]).unwrap();
-        assert_eq!(mode.scalar().and_then(|v| v.as_str()), Some("wal"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
