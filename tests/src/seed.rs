@@ -51,10 +51,6 @@ pub fn writable_copy(dir: &Path) -> tempfile::TempDir {
         let entry = entry.expect("entry");
         std::fs::copy(entry.path(), tmp.path().join(entry.file_name())).expect("copy");
     }
-    // A database the app creates uses the write-ahead log (schema::ensure); caches seeded
-    // before that was so are brought in line, since writes are what this copy is for.
-    let db = NativeSql::open(&tmp.path().join("sqlite_db.db")).expect("open copy");
-    db.execute("PRAGMA journal_mode = WAL", &[]).expect("journal mode");
     tmp
 }
 
