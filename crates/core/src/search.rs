@@ -169,6 +169,7 @@ pub const SCHEMA: &[&str] = &[
     // Every distinct first and last name ever stored, folded, once: the vocabulary typo
     // tolerance looks in. Names of deleted contacts stay; they only cost a look-up.
     "CREATE TABLE search_names (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)",
+    "CREATE INDEX search_names_lower ON search_names (lower(name))",
     "CREATE VIRTUAL TABLE search_name_words USING fts5(name, \
        tokenize = 'unicode61 remove_diacritics 2', content = '', detail = none)",
     "CREATE VIRTUAL TABLE search_name_terms USING fts5vocab(search_name_words, row)",

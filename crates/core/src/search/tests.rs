@@ -104,6 +104,10 @@ fn typos_find_accented_names_and_need_every_word() {
     assert!(find(&db, "garcai muler").is_empty());
     assert!(find(&db, "garcxx").is_empty(), "two edits");
     assert_eq!(ids(&db, "gracia"), ["g"], "one swap");
+    create(&db, person("i", "Isabella", "Rossi"));
+    for head_edit in ["xsabella", "siabella", "ixsabella", "ibsabella", "iabella"] {
+        assert_eq!(find(&db, head_edit), [("i".into(), "typo".into())], "{head_edit}");
+    }
 }
 
 #[test]

@@ -5,12 +5,14 @@
 //!
 //! The vocabulary holds each distinct first and last name once, so its size follows the
 //! number of different names, not of contacts. One statement reads the candidates: the
-//! words sharing the query word's first two letters (every edit after them), the words
-//! starting with its 2nd–3rd letters or its 1st and 3rd (a deleted 1st or 2nd letter, a
-//! swapped 2nd and 3rd), each of about the word's length, plus the few dozen exact
-//! strings an edit in the first two letters makes (a changed or inserted 1st or 2nd letter,
-//! the first two swapped). Rust keeps those exactly one edit away. Each range is short and
-//! each exact string one seek, so the cost stays bounded however many names there are.
+//! vocabulary's words (folded as the index folds them) sharing the query word's first two
+//! letters (every edit after them), or starting with its 2nd–3rd letters or its 1st and
+//! 3rd (a deleted 1st or 2nd letter, a swapped 2nd and 3rd), each of about the word's
+//! length; plus the names (lower-cased, by a B-tree) equal to one of the hundred-odd
+//! strings an edit in the first two letters makes (a changed or inserted 1st or 2nd
+//! letter, the first two swapped) — so an edit in the first two letters of an accented or
+//! multi-word name is not found. Rust keeps what is exactly one edit away. Each range is
+//! short and each string one seek, so the cost stays bounded however many names there are.
 
 use crate::error::Result;
 use crate::store::{placeholders, Sql, Value};
@@ -75,9 +77,11 @@ fn lookup(words: &[(usize, String)]) -> (String, Vec<Value>) {
             params.push(Value::Text(p.clone()));
             params.push(Value::Text(format!("{p}\u{10FFFF}")));
         }
+        // Exact strings through the names' B-tree: an IN list on the vocabulary would set up
+        // an index cursor per string.
         let exact = head_edits(&w);
         parts.push(format!(
-            "SELECT {at}, term FROM search_name_terms WHERE term IN ({})",
+            "SELECT {at}, lower(name) FROM search_names WHERE lower(name) IN ({})",
             placeholders(exact.len())
         ));
         params.extend(exact.into_iter().map(Value::Text));
