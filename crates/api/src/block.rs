@@ -2,12 +2,12 @@
 //! many, unblock one.
 
 use contacts_core::fields::Catalogue;
-use contacts_core::query::{self, PageRequest};
-use contacts_core::settings::table_view;
+use contacts_core::query;
 use contacts_core::{blocks, Error, Result};
 use serde_json::json;
 
 use crate::http_io::{Request, Response};
+use crate::listing;
 use crate::platform::Platform;
 use crate::routes::{self, route, Access, Call, RouteDoc};
 
@@ -49,35 +49,9 @@ fn dispatch(call: &Call) -> Result<Response> {
 fn list(call: &Call) -> Result<Response> {
     let db = call.platform.sql()?;
     let catalogue = Catalogue::load(db)?;
-    let sort = match call.req.param("sort") {
-        Some(s) => query::parse_sort_param(&s, &catalogue)?,
-        None => Vec::new(),
-    };
-    let columns = match call.req.param("fields") {
-        Some(f) => {
-            let keys: Vec<String> = f
-                .split(',')
-                .map(|k| k.trim().to_owned())
-                .filter(|k| !k.is_empty())
-                .collect();
-            query::parse_columns(&keys, &catalogue)?
-        }
-        None => table_view::load(call.platform.kv()?, call.actor(), &catalogue)?,
-    };
-    let cursor = call.req.param("cursor");
-    let page = query::page(
-        db,
-        &catalogue,
-        &PageRequest {
-            scope: query::system_segment("blocked")
-                .ok_or_else(|| Error::Storage("system segment 'blocked' is missing".into()))?,
-            sort,
-            limit: query::check_limit(call.req.int_param("limit")?)?,
-            cursor: cursor.as_deref(),
-            columns,
-        },
-    )?;
-    Ok(Response::ok(&page.to_json()))
+    let blocked = query::system_segment("blocked")
+        .ok_or_else(|| Error::Storage("system segment 'blocked' is missing".into()))?;
+    listing::page(call, db, &catalogue, blocked)
 }
 
 fn block(call: &Call) -> Result<Response> {

@@ -3,7 +3,7 @@
 
 use contacts_core::contact::Contact;
 use contacts_core::fields::{custom, Catalogue, CustomFieldDef, CustomFieldPatch};
-use contacts_core::query::{self, PageRequest};
+use contacts_core::query;
 use contacts_core::repo::{self, Ctx, ReadView};
 use contacts_core::settings::{table_view, AutocreateSettings};
 use contacts_core::store::Sql;
@@ -12,6 +12,7 @@ use http::StatusCode;
 use serde_json::{json, Value as Json};
 
 use crate::http_io::{Request, Response};
+use crate::listing;
 use crate::platform::Platform;
 use crate::routes::{self, route, Access, Call, RouteDoc};
 
@@ -143,40 +144,9 @@ fn list(call: &Call) -> Result<Response> {
     let db = call.platform.sql()?;
     let catalogue = Catalogue::load(db)?;
     let segment = call.req.param("segment").unwrap_or_else(|| "all".into());
-    let scope = query::segment_scope(
-        db,
-        &catalogue,
-        &crate::filter::clock(call.platform)?,
-        &segment,
-    )?;
-    let sort = match call.req.param("sort") {
-        Some(s) => query::parse_sort_param(&s, &catalogue)?,
-        None => Vec::new(),
-    };
-    let columns = match call.req.param("fields") {
-        Some(f) => {
-            let keys: Vec<String> = f
-                .split(',')
-                .map(|k| k.trim().to_owned())
-                .filter(|k| !k.is_empty())
-                .collect();
-            query::parse_columns(&keys, &catalogue)?
-        }
-        None => table_view::load(call.platform.kv()?, call.actor(), &catalogue)?,
-    };
-    let cursor = call.req.param("cursor");
-    let page = query::page(
-        db,
-        &catalogue,
-        &PageRequest {
-            scope,
-            sort,
-            limit: query::check_limit(call.req.int_param("limit")?)?,
-            cursor: cursor.as_deref(),
-            columns,
-        },
-    )?;
-    Ok(Response::ok(&page.to_json()))
+    let clock = crate::filter::clock(call.platform)?;
+    let scope = query::segment_scope(db, &catalogue, &clock, &segment)?;
+    listing::page(call, db, &catalogue, scope)
 }
 
 /// A contact as a read shows it: with its possible-duplicate count and ETag.

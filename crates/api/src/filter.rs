@@ -14,6 +14,7 @@ use http::StatusCode;
 use serde_json::{json, Value as Json};
 
 use crate::http_io::{Request, Response};
+use crate::listing;
 use crate::platform::Platform;
 use crate::routes::{self, route, Access, Call, RouteDoc};
 
@@ -177,11 +178,7 @@ fn not_a_segment(e: Error) -> Error {
 /// `fields` in a body: an array of keys, or one comma-separated string like `?fields=`.
 fn body_columns(v: &Json, catalogue: &Catalogue) -> Result<Vec<String>> {
     let keys: Vec<String> = match v {
-        Json::String(s) => s
-            .split(',')
-            .map(|k| k.trim().to_owned())
-            .filter(|k| !k.is_empty())
-            .collect(),
+        Json::String(s) => listing::split_keys(s),
         Json::Array(items) => items
             .iter()
             .map(|k| k.as_str().map(str::to_owned))
@@ -318,25 +315,6 @@ fn delete_segment(call: &Call) -> Result<Response> {
 fn segment_contacts(call: &Call) -> Result<Response> {
     let db = call.platform.sql()?;
     let catalogue = Catalogue::load(db)?;
-    let clock = clock(call.platform)?;
-    let scope = segments::scope(db, &catalogue, &clock, call.param(0))?;
-    let sort = match call.req.param("sort") {
-        Some(s) => query::parse_sort_param(&s, &catalogue)?,
-        None => Vec::new(),
-    };
-    let columns = match call.req.param("fields") {
-        Some(f) => body_columns(&Json::String(f), &catalogue)?,
-        None => table_view::load(call.platform.kv()?, call.actor(), &catalogue)?,
-    };
-    let cursor = call.req.param("cursor");
-    let out = page_json(
-        db,
-        &catalogue,
-        scope,
-        sort,
-        query::check_limit(call.req.int_param("limit")?)?,
-        cursor.as_deref(),
-        columns,
-    )?;
-    Ok(Response::ok(&out))
+    let scope = segments::scope(db, &catalogue, &clock(call.platform)?, call.param(0))?;
+    listing::page(call, db, &catalogue, scope)
 }
