@@ -4,10 +4,10 @@
 use contacts_core::fields::Catalogue;
 use contacts_core::query;
 use contacts_core::search::{self, Query, SearchRequest};
-use contacts_core::settings::table_view;
 use contacts_core::{Error, Result};
 
 use crate::http_io::{Request, Response};
+use crate::listing;
 use crate::platform::Platform;
 use crate::routes::{self, route, Access, Call, RouteDoc};
 
@@ -47,17 +47,7 @@ fn search(call: &Call) -> Result<Response> {
         &crate::filter::clock(call.platform)?,
         &segment,
     )?;
-    let columns = match call.req.param("fields") {
-        Some(f) => {
-            let keys: Vec<String> = f
-                .split(',')
-                .map(|k| k.trim().to_owned())
-                .filter(|k| !k.is_empty())
-                .collect();
-            query::parse_columns(&keys, &catalogue)?
-        }
-        None => table_view::load(call.platform.kv()?, call.actor(), &catalogue)?,
-    };
+    let columns = listing::columns(call, &catalogue)?;
     let cursor = call.req.param("cursor");
     let page = search::search(
         db,
