@@ -27,7 +27,11 @@ struct Figures {
 fn figures(mut samples: Vec<Duration>, wall: Duration) -> Figures {
     samples.sort();
     let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
-    Figures { p50: at(0.50), p99: at(0.99), per_sec: samples.len() as f64 / wall.as_secs_f64() }
+    Figures {
+        p50: at(0.50),
+        p99: at(0.99),
+        per_sec: samples.len() as f64 / wall.as_secs_f64(),
+    }
 }
 
 fn ms(d: Duration) -> String {
@@ -61,7 +65,10 @@ where
             })
         })
         .collect();
-    let samples: Vec<Duration> = handles.into_iter().flat_map(|h| h.join().expect("load thread")).collect();
+    let samples: Vec<Duration> = handles
+        .into_iter()
+        .flat_map(|h| h.join().expect("load thread"))
+        .collect();
     figures(samples, RUN)
 }
 
@@ -77,7 +84,10 @@ fn native<F: FnMut(u64)>(n: u64, mut op: F) -> Figures {
 }
 
 fn main() {
-    let contacts: u64 = std::env::var("CONTACTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let contacts: u64 = std::env::var("CONTACTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     eprintln!("seeding or reusing {contacts} contacts…");
     let cached = seed::state_dir(contacts);
     let state = seed::writable_copy(&cached);
@@ -94,14 +104,27 @@ fn main() {
     let auth = format!("Bearer {ADMIN}");
 
     println!("contacts in the database: {contacts}");
-    println!("{:<44} {:>9} {:>9} {:>10}", "operation", "p50 ms", "p99 ms", "req/s");
-    let row = |name: &str, f: &Figures| println!("{name:<44} {:>9} {:>9} {:>10.0}", ms(f.p50), ms(f.p99), f.per_sec);
+    println!(
+        "{:<44} {:>9} {:>9} {:>10}",
+        "operation", "p50 ms", "p99 ms", "req/s"
+    );
+    let row = |name: &str, f: &Figures| {
+        println!(
+            "{name:<44} {:>9} {:>9} {:>10.0}",
+            ms(f.p50),
+            ms(f.p99),
+            f.per_sec
+        )
+    };
 
     for conns in [1, 4] {
         let (b, a) = (Arc::clone(&base), auth.clone());
         let f = load(conns, move |agent, _, i| {
             let n = (i.wrapping_mul(2_654_435_761)) % contacts;
-            let r = agent.get(&format!("{b}/api/contacts/{}", seed::contact_id(n))).set("authorization", &a).call();
+            let r = agent
+                .get(&format!("{b}/api/contacts/{}", seed::contact_id(n)))
+                .set("authorization", &a)
+                .call();
             r.is_ok()
         });
         row(&format!("GET /api/contacts/{{id}} host, {conns} conn"), &f);
@@ -111,15 +134,25 @@ fn main() {
         let f = load(conns, move |agent, t, i| {
             let body = json!({"first_name": "Bench", "last_name": format!("C{conns}-{t}-{i}"),
                               "phone": format!("({}) {:03}-{:04}", if conns == 1 { 718 } else { 347 }, 200 + (i / 10_000) % 800, i % 10_000)});
-            let r = agent.post(&format!("{b}/api/contacts")).set("authorization", &a).send_json(body);
-            matches!(r, Ok(ref resp) if resp.status() == 201) || matches!(r, Err(ureq::Error::Status(409, _)))
+            let r = agent
+                .post(&format!("{b}/api/contacts"))
+                .set("authorization", &a)
+                .send_json(body);
+            matches!(r, Ok(ref resp) if resp.status() == 201)
+                || matches!(r, Err(ureq::Error::Status(409, _)))
         });
-        row(&format!("POST /api/contacts host, {conns} conn (phone)"), &f);
+        row(
+            &format!("POST /api/contacts host, {conns} conn (phone)"),
+            &f,
+        );
     }
     let (b, a) = (Arc::clone(&base), auth.clone());
     let f = load(4, move |agent, t, i| {
         let body = json!({"email": format!("bench-{t}-{i}@example.org")});
-        let r = agent.post(&format!("{b}/api/contacts")).set("authorization", &a).send_json(body);
+        let r = agent
+            .post(&format!("{b}/api/contacts"))
+            .set("authorization", &a)
+            .send_json(body);
         r.is_ok()
     });
     row("POST /api/contacts host, 4 conn (email only)", &f);
@@ -135,7 +168,12 @@ fn main() {
     });
     row("get (native rusqlite, same SQL)", &f);
     let f = native(5_000, |i| {
-        let ctx = Ctx { db: &db, catalogue: &catalogue, region: Region::default(), actor: "bench" };
+        let ctx = Ctx {
+            db: &db,
+            catalogue: &catalogue,
+            region: Region::default(),
+            actor: "bench",
+        };
         let body = json!({"first_name": "Native", "last_name": format!("N{i}"), "phone": format!("(929) {:03}-{:04}", 200 + i / 10_000, i % 10_000)});
         repo::create(ctx, &body).expect("create");
     });

@@ -27,7 +27,10 @@ pub fn contact_id(n: u64) -> String {
 /// custom fields of [`gen::custom_field_defs`]. Built on first use; later calls reuse it.
 pub fn state_dir(n: u64) -> PathBuf {
     let root = crate::workspace_root().join("target/bench-cache");
-    let dir = root.join(format!("contacts-g{GEN_VERSION}-s{:016x}-{n}", schema::fingerprint()));
+    let dir = root.join(format!(
+        "contacts-g{GEN_VERSION}-s{:016x}-{n}",
+        schema::fingerprint()
+    ));
     if dir.join("sqlite_db.db").exists() {
         return dir;
     }
@@ -36,7 +39,10 @@ pub fn state_dir(n: u64) -> PathBuf {
     std::fs::create_dir_all(&building).expect("bench cache dir");
     let started = Instant::now();
     seed(&building.join("sqlite_db.db"), n);
-    eprintln!("seeded {n} contacts in {:.1} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "seeded {n} contacts in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     if std::fs::rename(&building, &dir).is_err() {
         // Another process finished first; use its copy.
         let _ = std::fs::remove_dir_all(&building);
@@ -101,8 +107,17 @@ mod tests {
         let count = |sql: &str| db.execute(sql, &[]).unwrap().scalar_i64().unwrap();
         assert_eq!(count("SELECT count(*) FROM contacts"), 3_000);
         assert!(count("SELECT count(*) FROM contacts WHERE phone_e164 IS NOT NULL") > 1_500);
-        assert_eq!(count("SELECT count(*) FROM contacts WHERE json_extract(custom, '$.tier') IS NULL"), 0);
+        assert_eq!(
+            count("SELECT count(*) FROM contacts WHERE json_extract(custom, '$.tier') IS NULL"),
+            0
+        );
         let first = repo::load(&db, &contact_id(0)).unwrap();
-        assert_eq!(first.to_json(&Catalogue::load(&db).unwrap())["custom"].as_object().unwrap().len(), 5);
+        assert_eq!(
+            first.to_json(&Catalogue::load(&db).unwrap())["custom"]
+                .as_object()
+                .unwrap()
+                .len(),
+            5
+        );
     }
 }

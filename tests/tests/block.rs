@@ -95,9 +95,11 @@ fn the_blocked_list_pages_like_any_list() {
         assert!(page.body["items"][0]["blocked_at"].is_string());
         seen.extend(ids_of(&page.body));
         match page.body["next_cursor"].as_str() {
-            Some(cursor) => path = format!(
+            Some(cursor) => {
+                path = format!(
                 "/api/blocks?limit=2&sort=contact_id&fields=contact_id,blocked_at&cursor={cursor}"
-            ),
+            )
+            }
             None => break,
         }
     }

@@ -11,7 +11,13 @@ use crate::store::{write_tx, Sql};
 /// Migration `n` (1-based) brings the schema from version `n - 1` to `n`. Each is a list of
 /// parts, each part a list of single statements (Spin runs one statement per call). Append
 /// new migrations; never edit one that has shipped.
-const MIGRATIONS: &[&[&[&str]]] = &[&[CORE_V1, crate::filter::SCHEMA, crate::segments::SCHEMA, crate::autocreate::SCHEMA, crate::search::SCHEMA]];
+const MIGRATIONS: &[&[&[&str]]] = &[&[
+    CORE_V1,
+    crate::filter::SCHEMA,
+    crate::segments::SCHEMA,
+    crate::autocreate::SCHEMA,
+    crate::search::SCHEMA,
+]];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
 
@@ -136,7 +142,11 @@ pub fn ensure(db: &dyn Sql) -> Result<()> {
 pub fn fingerprint() -> u64 {
     // FNV-1a: stable across builds and platforms, unlike std's hasher.
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for statement in MIGRATIONS.iter().flat_map(|m| m.iter()).flat_map(|part| part.iter()) {
+    for statement in MIGRATIONS
+        .iter()
+        .flat_map(|m| m.iter())
+        .flat_map(|part| part.iter())
+    {
         for b in statement.bytes() {
             h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
         }
