@@ -311,19 +311,51 @@ pub fn search(db: &dyn Sql, catalogue: &Catalogue, req: &SearchRequest) -> Resul
     Ok(Page { items, next_cursor })
 }
 
-/// One arm: the rows of `rank`, in row-id order, after the cursor when it points into it.
-struct Arm {
-    rank: Rank,
+/// An FTS5 query on one index, with what the rows it finds must also contain.
+struct Lookup {
     /// `search_words` or `search_grams`.
     index: &'static str,
     matches: String,
-    /// Better ranks the index cannot exclude by itself: (index, expression) whose rows are
-    /// left out. Only consulted once the better ranks ran out, so these sets are small
-    /// on a first page.
-    except: Vec<(&'static str, String)>,
-    /// What the rows must contain beyond what the index looked up (see
-    /// [`Query::substring_lookup`]).
+    /// See [`Query::substring_lookup`].
     checks: Vec<Check>,
+}
+
+impl Lookup {
+    fn new(index: &'static str, matches: String) -> Lookup {
+        Lookup {
+            index,
+            matches,
+            checks: vec![],
+        }
+    }
+}
+
+/// One arm: the rows of `rank`, in row-id order, after the cursor when it points into it.
+struct Arm {
+    rank: Rank,
+    lookup: Lookup,
+    /// Better ranks the index cannot exclude by itself: their rows are left out. Only
+    /// consulted once the better ranks ran out, so these sets are small on a first page.
+    except: Vec<Lookup>,
+}
+
+/// The SQL condition of `check` on the contacts row `alias`, with its parameter.
+fn check_sql(check: Check, alias: &str) -> (String, Value) {
+    let phones = concat!(
+        "concat_ws(' ', substr({a}.phone_e164, 2), substr({a}.mobile_e164, 2), ",
+        digits!("{a}.phone"),
+        ", ",
+        digits!("{a}.mobile"),
+        ")"
+    )
+    .replace("{a}", alias);
+    let (sql, text) = match check {
+        Check::Email(t) => (format!("instr({alias}.email_norm, ?) > 0"), t),
+        Check::EmailStart(t) => (format!("instr({alias}.email_norm, ?) = 1"), t),
+        Check::PhoneDigits(t) => (format!("instr({phones}, ?) > 0"), t),
+        Check::PhoneStart(t) => (format!("instr(' ' || {phones}, ' ' || ?) > 0"), t),
+    };
+    (sql, Value::Text(text))
 }
 
 /// The statement of `arms` and its parameters, at most `n` rows; `None` when the cursor is
@@ -341,34 +373,32 @@ fn statement(
         .into_iter()
         .filter(|a| resume.is_none_or(|r| a.rank >= r.rank))
     {
-        let mut conditions = vec![format!("{} MATCH ?", arm.index)];
-        params.push(Value::Text(arm.matches));
+        let index = arm.lookup.index;
+        let mut conditions = vec![format!("{index} MATCH ?")];
+        params.push(Value::Text(arm.lookup.matches));
         if let Some(r) = resume.filter(|r| r.rank == arm.rank) {
-            conditions.push(format!("{}.rowid < ?", arm.index));
+            conditions.push(format!("{index}.rowid < ?"));
             params.push(r.rowid.into());
         }
-        for check in arm.checks {
-            let (sql, text) = match check {
-                Check::Email(t) => ("instr(c.email_norm, ?) > 0", t),
-                Check::PhoneDigits(t) => (
-                    concat!(
-                        "instr(concat_ws(' ', c.phone_e164, c.mobile_e164, ",
-                        digits!("c.phone"),
-                        ", ",
-                        digits!("c.mobile"),
-                        "), ?) > 0"
-                    ),
-                    t,
-                ),
-            };
-            conditions.push(sql.to_owned());
-            params.push(Value::Text(text));
+        for check in arm.lookup.checks {
+            let (sql, value) = check_sql(check, "c");
+            conditions.push(sql);
+            params.push(value);
         }
-        for (index, expr) in arm.except {
+        for except in arm.except {
+            let x = except.index;
+            let mut inner = vec![format!("{x} MATCH ?")];
+            params.push(Value::Text(except.matches));
+            for check in except.checks {
+                let (sql, value) = check_sql(check, "c2");
+                inner.push(sql);
+                params.push(value);
+            }
             conditions.push(format!(
-                "c.id NOT IN (SELECT rowid FROM {index} WHERE {index} MATCH ?)"
+                "c.id NOT IN (SELECT {x}.rowid FROM {x} CROSS JOIN contacts c2 ON c2.id = {x}.rowid \
+                 WHERE {})",
+                inner.join(" AND ")
             ));
-            params.push(Value::Text(expr));
         }
         conditions.push(format!("({})", scope.sql));
         params.extend(scope.params.iter().cloned());
@@ -380,7 +410,6 @@ fn statement(
              FROM {index} CROSS JOIN contacts c ON c.id = {index}.rowid \
              WHERE {conditions} ORDER BY {index}.rowid DESC LIMIT {n})",
             rank = arm.rank as i64,
-            index = arm.index,
             conditions = conditions.join(" AND "),
         ));
     }
@@ -392,22 +421,22 @@ fn statement(
 }
 
 fn arms(query: &Query) -> Vec<Arm> {
-    let exact = query.exact();
+    let exact = Lookup::new("search_words", query.exact());
     let prefix = query.prefix();
     let mut arms = vec![
         Arm {
             rank: Rank::Exact,
-            index: "search_words",
-            matches: exact.clone(),
+            lookup: Lookup::new("search_words", query.exact()),
             except: vec![],
-            checks: vec![],
         },
         Arm {
             rank: Rank::Prefix,
-            index: "search_words",
-            matches: format!("({prefix}) NOT ({exact})"),
-            except: vec![],
-            checks: vec![],
+            lookup: Lookup {
+                index: "search_grams",
+                matches: prefix.matches,
+                checks: prefix.checks,
+            },
+            except: vec![exact],
         },
     ];
     // With only short words, a substring is a word prefix: nothing the prefix rank missed.
@@ -415,10 +444,12 @@ fn arms(query: &Query) -> Vec<Arm> {
         let grams = query.substring_lookup();
         arms.push(Arm {
             rank: Rank::Substring,
-            index: "search_grams",
-            matches: grams.matches,
-            except: vec![("search_words", prefix)],
-            checks: grams.checks,
+            lookup: Lookup {
+                index: "search_grams",
+                matches: format!("({}) NOT ({})", grams.matches, query.prefix_whole()),
+                checks: grams.checks,
+            },
+            except: vec![Lookup::new("search_words", query.exact())],
         });
     }
     arms
@@ -434,10 +465,11 @@ fn typo_arm(db: &dyn Sql, query: &Query) -> Result<Option<Arm>> {
     let candidates = typo::candidates(db, &words)?;
     Ok(query.typo(&candidates).map(|typo| Arm {
         rank: Rank::Typo,
-        index: "search_words",
-        matches: format!("({typo}) NOT ({})", query.prefix()),
-        except: vec![("search_grams", query.substring())],
-        checks: vec![],
+        lookup: Lookup::new(
+            "search_words",
+            format!("({typo}) NOT ({})", query.word_prefix()),
+        ),
+        except: vec![Lookup::new("search_grams", query.substring())],
     }))
 }
 

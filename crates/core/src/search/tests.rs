@@ -106,7 +106,11 @@ fn typos_find_accented_names_and_need_every_word() {
     assert_eq!(ids(&db, "gracia"), ["g"], "one swap");
     create(&db, person("i", "Isabella", "Rossi"));
     for head_edit in ["xsabella", "siabella", "ixsabella", "ibsabella", "iabella"] {
-        assert_eq!(find(&db, head_edit), [("i".into(), "typo".into())], "{head_edit}");
+        assert_eq!(
+            find(&db, head_edit),
+            [("i".into(), "typo".into())],
+            "{head_edit}"
+        );
     }
 }
 
@@ -405,10 +409,11 @@ fn no_statement_scans_contacts_or_sorts() {
                 if let Some(typo) = query.typo(&fake) {
                     all.push(Arm {
                         rank: Rank::Typo,
-                        index: "search_words",
-                        matches: format!("({typo}) NOT ({})", query.prefix()),
-                        except: vec![("search_grams", query.substring())],
-                        checks: vec![],
+                        lookup: Lookup::new(
+                            "search_words",
+                            format!("({typo}) NOT ({})", query.word_prefix()),
+                        ),
+                        except: vec![Lookup::new("search_grams", query.substring())],
                     });
                 }
                 let Some((sql, params)) =

@@ -92,6 +92,10 @@ pub enum Check {
     Email(String),
     /// In the digits of its phone or mobile.
     PhoneDigits(String),
+    /// At the start of its email.
+    EmailStart(String),
+    /// At the start of the digits of its phone or mobile.
+    PhoneStart(String),
 }
 
 /// One word of a query, lower-cased.
@@ -169,9 +173,27 @@ impl Query {
         all(self.words.iter().map(Word::exact))
     }
 
-    /// Rows whose every word matches exactly or as a prefix (word index).
-    pub fn prefix(&self) -> String {
+    /// Rows whose every word matches exactly or as a prefix (word index: a prefix there
+    /// merges the lists of every word it begins, so it serves only the typo rank, where
+    /// another word narrows the search).
+    pub fn word_prefix(&self) -> String {
         all(self.words.iter().map(Word::prefix))
+    }
+
+    /// Rows whose every word begins a name word, the email or a phone number (trigram
+    /// index: every stored value and name word starts after two spaces, so "  jo" is a
+    /// phrase walked in row order, however many words begin with "jo"). Long email-like
+    /// words and numbers are looked up by their beginning and checked whole.
+    pub fn prefix(&self) -> Grams {
+        Grams {
+            matches: all(self.words.iter().map(|w| w.gram_prefix(true))),
+            checks: self.words.iter().filter_map(Word::prefix_check).collect(),
+        }
+    }
+
+    /// [`Query::prefix`] without windows, for excluding the rows it finds.
+    pub fn prefix_whole(&self) -> String {
+        all(self.words.iter().map(|w| w.gram_prefix(false)))
     }
 
     /// Rows whose every word is found as a substring, or as a word prefix when shorter
@@ -288,6 +310,48 @@ impl Word {
                 ],
                 false,
             ),
+        }
+    }
+
+    /// The word as a prefix in the trigram index; with `window`, a long email-like word or
+    /// number is cut to its beginning.
+    fn gram_prefix(&self, window: bool) -> String {
+        let cut = window && self.prefix_check().is_some();
+        match &self.digits {
+            Some(d) => {
+                let d: String = if cut {
+                    d.chars().take(PHONE_WINDOW).collect()
+                } else {
+                    d.clone()
+                };
+                columns(&[("phone", &format!("  {d}"))], false)
+            }
+            None if self.email_like() => {
+                let t: String = if cut {
+                    self.text.chars().take(EMAIL_WINDOW).collect()
+                } else {
+                    self.text.clone()
+                };
+                columns(&[("email", &format!("  {t}"))], false)
+            }
+            None => columns(
+                &[
+                    ("name", &format!("  {}", name_grams(&self.text))),
+                    ("email", &format!("  {}", self.text)),
+                ],
+                false,
+            ),
+        }
+    }
+
+    /// What a windowed prefix look-up of this word must check on the row.
+    fn prefix_check(&self) -> Option<Check> {
+        match &self.digits {
+            Some(d) if d.len() > PHONE_WINDOW => Some(Check::PhoneStart(d.clone())),
+            None if self.email_like() && self.text.chars().count() > EMAIL_WINDOW => {
+                Some(Check::EmailStart(self.text.clone()))
+            }
+            _ => None,
         }
     }
 
@@ -485,9 +549,10 @@ mod tests {
         let q = Query::parse("ana").unwrap();
         assert_eq!(q.exact(), r#"({name email custom} : "ana")"#);
         assert_eq!(
-            q.prefix(),
+            q.word_prefix(),
             r#"(({name email} : "ana" *) OR (custom : "ana"))"#
         );
+        assert_eq!(q.prefix().matches, r#"({name email} : "  ana")"#);
         let e = Query::parse("Ana.Lima@x.io").unwrap();
         assert_eq!(
             e.exact(),
