@@ -442,14 +442,22 @@ fn arms(query: &Query) -> Vec<Arm> {
     // With only short words, a substring is a word prefix: nothing the prefix rank missed.
     if query.has_substrings() {
         let grams = query.substring_lookup();
+        let prefix = query.prefix();
         arms.push(Arm {
             rank: Rank::Substring,
             lookup: Lookup {
                 index: "search_grams",
-                matches: format!("({}) NOT ({})", grams.matches, query.prefix_whole()),
+                matches: grams.matches,
                 checks: grams.checks,
             },
-            except: vec![Lookup::new("search_words", query.exact())],
+            except: vec![
+                Lookup::new("search_words", query.exact()),
+                Lookup {
+                    index: "search_grams",
+                    matches: prefix.matches,
+                    checks: prefix.checks,
+                },
+            ],
         });
     }
     arms

@@ -186,14 +186,9 @@ impl Query {
     /// words and numbers are looked up by their beginning and checked whole.
     pub fn prefix(&self) -> Grams {
         Grams {
-            matches: all(self.words.iter().map(|w| w.gram_prefix(true))),
+            matches: all(self.words.iter().map(|w| w.gram_prefix())),
             checks: self.words.iter().filter_map(Word::prefix_check).collect(),
         }
-    }
-
-    /// [`Query::prefix`] without windows, for excluding the rows it finds.
-    pub fn prefix_whole(&self) -> String {
-        all(self.words.iter().map(|w| w.gram_prefix(false)))
     }
 
     /// Rows whose every word is found as a substring, or as a word prefix when shorter
@@ -313,27 +308,16 @@ impl Word {
         }
     }
 
-    /// The word as a prefix in the trigram index; with `window`, a long email-like word or
-    /// number is cut to its beginning.
-    fn gram_prefix(&self, window: bool) -> String {
-        let cut = window && self.prefix_check().is_some();
+    /// The word as a prefix in the trigram index. A long email-like word or number is
+    /// looked up by the same window as a substring (its telling part, anywhere) and checked
+    /// whole at the start by [`Word::prefix_check`].
+    fn gram_prefix(&self) -> String {
+        if self.prefix_check().is_some() {
+            return self.substring(true);
+        }
         match &self.digits {
-            Some(d) => {
-                let d: String = if cut {
-                    d.chars().take(PHONE_WINDOW).collect()
-                } else {
-                    d.clone()
-                };
-                columns(&[("phone", &format!("  {d}"))], false)
-            }
-            None if self.email_like() => {
-                let t: String = if cut {
-                    self.text.chars().take(EMAIL_WINDOW).collect()
-                } else {
-                    self.text.clone()
-                };
-                columns(&[("email", &format!("  {t}"))], false)
-            }
+            Some(d) => columns(&[("phone", &format!("  {d}"))], false),
+            None if self.email_like() => columns(&[("email", &format!("  {}", self.text))], false),
             None => columns(
                 &[
                     ("name", &format!("  {}", name_grams(&self.text))),
