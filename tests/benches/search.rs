@@ -156,7 +156,7 @@ fn main() {
     }
     let native_figures = figures(native_samples);
     row("same FTS statements, native rusqlite", &native_figures);
-    slowest.sort_by(|a, b| b.0.cmp(&a.0));
+    slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
     slowest.dedup_by(|a, b| a.1 == b.1);
     let names: Vec<String> = slowest
         .iter()

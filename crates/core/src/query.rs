@@ -218,7 +218,7 @@ pub fn page(db: &dyn Sql, catalogue: &Catalogue, req: &PageRequest) -> Result<Pa
             Ok((field_expr(field), k.desc))
         })
         .collect::<Result<_>>()?;
-    let id_desc = req.sort.first().map_or(true, |k| k.desc);
+    let id_desc = req.sort.first().is_none_or(|k| k.desc);
     let signature = sort_signature(&req.sort);
 
     let mut condition = req.scope.clone();
