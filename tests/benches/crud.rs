@@ -3,84 +3,31 @@
 //!
 //! `cargo bench -p contacts-e2e --bench crud` (CONTACTS=<n> to change the size).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use contacts_core::fields::Catalogue;
 use contacts_core::native::NativeSql;
 use contacts_core::repo::{self, Ctx};
 use contacts_core::values::Region;
-use contacts_e2e::{seed, workspace_root, ADMIN};
+use contacts_e2e::bench::{self, ms, Figures};
+use contacts_e2e::{seed, ADMIN};
 use serde_json::json;
 
 const WARMUP: Duration = Duration::from_secs(1);
 const RUN: Duration = Duration::from_secs(5);
 
-struct Figures {
-    p50: Duration,
-    p99: Duration,
-    per_sec: f64,
+/// A request's outcome as `bench::load` wants it.
+fn check(ok: bool, what: &str) -> Result<(), String> {
+    ok.then_some(()).ok_or_else(|| format!("{what} failed"))
 }
 
-fn figures(mut samples: Vec<Duration>, wall: Duration) -> Figures {
-    samples.sort();
-    let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
-    Figures {
-        p50: at(0.50),
-        p99: at(0.99),
-        per_sec: samples.len() as f64 / wall.as_secs_f64(),
-    }
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.3}", d.as_secs_f64() * 1e3)
-}
-
-/// Runs `op` on `conns` threads (each with its own keep-alive connection) for RUN after
-/// WARMUP; `op(thread, i)` returns whether the request succeeded.
 fn load<F>(conns: usize, op: F) -> Figures
 where
-    F: Fn(&ureq::Agent, usize, u64) -> bool + Send + Sync + 'static,
+    F: Fn(&ureq::Agent, usize, u64) -> Result<(), String> + Send + Sync + 'static,
 {
-    let op = Arc::new(op);
-    let counter = Arc::new(AtomicU64::new(0));
-    let handles: Vec<_> = (0..conns)
-        .map(|t| {
-            let (op, counter) = (Arc::clone(&op), Arc::clone(&counter));
-            thread::spawn(move || {
-                let agent = ureq::AgentBuilder::new().build();
-                let mut samples = Vec::new();
-                let begin = Instant::now();
-                while begin.elapsed() < WARMUP + RUN {
-                    let i = counter.fetch_add(1, Ordering::Relaxed);
-                    let t0 = Instant::now();
-                    assert!(op(&agent, t, i), "request failed");
-                    if begin.elapsed() > WARMUP {
-                        samples.push(t0.elapsed());
-                    }
-                }
-                samples
-            })
-        })
-        .collect();
-    let samples: Vec<Duration> = handles
-        .into_iter()
-        .flat_map(|h| h.join().expect("load thread"))
-        .collect();
-    figures(samples, RUN)
-}
-
-fn native<F: FnMut(u64)>(n: u64, mut op: F) -> Figures {
-    let mut samples = Vec::with_capacity(n as usize);
-    let started = Instant::now();
-    for i in 0..n {
-        let t0 = Instant::now();
-        op(i);
-        samples.push(t0.elapsed());
-    }
-    figures(samples, started.elapsed())
+    bench::load(conns, WARMUP, RUN, Arc::new(AtomicU64::new(0)), op)
 }
 
 fn main() {
@@ -91,15 +38,7 @@ fn main() {
     eprintln!("seeding or reusing {contacts} contacts…");
     let cached = seed::state_dir(contacts);
     let state = seed::writable_copy(&cached);
-    let manifest = workspace_root().join("spin.toml");
-    spin_host::build_once(&manifest).expect("build");
-    let host = spin_host::start(spin_host::HostConfig {
-        manifest,
-        listen: "127.0.0.1:0".parse().unwrap(),
-        state_dir: state.path().to_path_buf(),
-        variables: [("admin_token".to_owned(), ADMIN.to_owned())].into(),
-    })
-    .expect("host");
+    let host = bench::start_host(state.path());
     let base = Arc::new(host.base_url());
     let auth = format!("Bearer {ADMIN}");
 
@@ -125,7 +64,7 @@ fn main() {
                 .get(&format!("{b}/api/contacts/{}", seed::contact_id(n)))
                 .set("authorization", &a)
                 .call();
-            r.is_ok()
+            check(r.is_ok(), "get")
         });
         row(&format!("GET /api/contacts/{{id}} host, {conns} conn"), &f);
     }
@@ -138,8 +77,7 @@ fn main() {
                 .post(&format!("{b}/api/contacts"))
                 .set("authorization", &a)
                 .send_json(body);
-            matches!(r, Ok(ref resp) if resp.status() == 201)
-                || matches!(r, Err(ureq::Error::Status(409, _)))
+            check(matches!(r, Ok(ref resp) if resp.status() == 201), "create")
         });
         row(
             &format!("POST /api/contacts host, {conns} conn (phone)"),
@@ -153,7 +91,7 @@ fn main() {
             .post(&format!("{b}/api/contacts"))
             .set("authorization", &a)
             .send_json(body);
-        r.is_ok()
+        check(r.is_ok(), "create")
     });
     row("POST /api/contacts host, 4 conn (email only)", &f);
     drop(host);
@@ -161,13 +99,12 @@ fn main() {
     // The same work natively on the same database: the floor the host is measured against.
     let db = NativeSql::open(&state.path().join("sqlite_db.db")).expect("native db");
     let catalogue = Catalogue::load(&db).expect("catalogue");
-    let f = native(20_000, |i| {
+    let f = bench::time(20_000, |i| {
         let n = (i.wrapping_mul(2_654_435_761)) % contacts;
-        let c = repo::load(&db, &seed::contact_id(n)).expect("load");
-        repo::possible_duplicates(&db, c.rowid).expect("dups");
+        repo::read(&db, &seed::contact_id(n)).expect("read");
     });
     row("get (native rusqlite, same SQL)", &f);
-    let f = native(5_000, |i| {
+    let f = bench::time(5_000, |i| {
         let ctx = Ctx {
             db: &db,
             catalogue: &catalogue,

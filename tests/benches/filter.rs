@@ -11,7 +11,7 @@
 //!
 //! Natively: `query::count` and `query::page` with the same `Where` on one open connection.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use contacts_core::fields::Catalogue;
 use contacts_core::filter::{Clock, Filter, Reading};
@@ -20,45 +20,13 @@ use contacts_core::query::{self, PageRequest, Where};
 use contacts_core::segments::{self, SegmentId};
 use contacts_core::settings::table_view;
 use contacts_core::store::Sql;
-use contacts_e2e::{seed, workspace_root, ADMIN};
+use contacts_e2e::bench::{self, ms, Figures};
+use contacts_e2e::{seed, ADMIN};
 use serde_json::{json, Value as Json};
 
-struct Figures {
-    p50: Duration,
-    p99: Duration,
-    mean: Duration,
-    n: usize,
-}
-
-fn figures(mut samples: Vec<Duration>) -> Figures {
-    samples.sort();
-    let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
-    let total: Duration = samples.iter().sum();
-    Figures {
-        p50: at(0.50),
-        p99: at(0.99),
-        mean: total / samples.len() as u32,
-        n: samples.len(),
-    }
-}
-
 /// Runs `op` `n` times after `n / 5` warm-up runs, one at a time.
-fn time(n: usize, mut op: impl FnMut()) -> Figures {
-    for _ in 0..(n / 5).max(1) {
-        op();
-    }
-    let samples = (0..n)
-        .map(|_| {
-            let t0 = Instant::now();
-            op();
-            t0.elapsed()
-        })
-        .collect();
-    figures(samples)
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.3}", d.as_secs_f64() * 1e3)
+fn time(n: u64, mut op: impl FnMut()) -> Figures {
+    bench::time(n, |_| op())
 }
 
 fn row(name: &str, f: &Figures) {
@@ -137,15 +105,7 @@ fn main() {
         saved.push((name, filter, seg.id));
     }
 
-    let manifest = workspace_root().join("spin.toml");
-    spin_host::build_once(&manifest).expect("build");
-    let host = spin_host::start(spin_host::HostConfig {
-        manifest,
-        listen: "127.0.0.1:0".parse().expect("address"),
-        state_dir: state.path().to_path_buf(),
-        variables: [("admin_token".to_owned(), ADMIN.to_owned())].into(),
-    })
-    .expect("host");
+    let host = bench::start_host(state.path());
     let base = host.base_url();
     let agent = ureq::AgentBuilder::new().build();
     let auth = format!("Bearer {ADMIN}");

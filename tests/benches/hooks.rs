@@ -19,7 +19,6 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use contacts_core::autocreate::{self, telegram, Event};
@@ -27,33 +26,12 @@ use contacts_core::native::{MemoryKv, NativeSql};
 use contacts_core::schema;
 use contacts_core::settings::AutocreateSettings;
 use contacts_core::values::Region;
+use contacts_e2e::bench::{self, ms, Figures};
 use contacts_e2e::webhooks::{self, secret, sign};
 use contacts_e2e::{seed, workspace_root, ADMIN};
 use serde_json::{json, Value as Json};
 
 const WARMUP: Duration = Duration::from_millis(500);
-
-struct Figures {
-    p50: Duration,
-    p99: Duration,
-    per_sec: f64,
-    n: usize,
-}
-
-fn figures(mut samples: Vec<Duration>, wall: Duration) -> Figures {
-    samples.sort();
-    let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
-    Figures {
-        p50: at(0.50),
-        p99: at(0.99),
-        per_sec: samples.len() as f64 / wall.as_secs_f64(),
-        n: samples.len(),
-    }
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.3}", d.as_secs_f64() * 1e3)
-}
 
 fn row(name: &str, conns: usize, f: &Figures) {
     println!(
@@ -73,33 +51,9 @@ fn load(
     counter: Arc<AtomicU64>,
     delivery: impl Fn(&ureq::Agent, u64) -> Result<Json, String> + Send + Sync + 'static,
 ) -> Figures {
-    let delivery = Arc::new(delivery);
-    let handles: Vec<_> = (0..conns)
-        .map(|_| {
-            let (delivery, counter) = (Arc::clone(&delivery), Arc::clone(&counter));
-            thread::spawn(move || {
-                let agent = ureq::AgentBuilder::new().build();
-                let mut samples = Vec::new();
-                let begin = Instant::now();
-                while begin.elapsed() < WARMUP + run {
-                    let i = counter.fetch_add(1, Ordering::Relaxed);
-                    let t0 = Instant::now();
-                    if let Err(e) = delivery(&agent, i) {
-                        panic!("delivery {i} failed: {e}");
-                    }
-                    if begin.elapsed() > WARMUP {
-                        samples.push(t0.elapsed());
-                    }
-                }
-                samples
-            })
-        })
-        .collect();
-    let samples: Vec<Duration> = handles
-        .into_iter()
-        .flat_map(|h| h.join().expect("sender thread"))
-        .collect();
-    figures(samples, run)
+    bench::load(conns, WARMUP, run, counter, move |agent, _, i| {
+        delivery(agent, i).map(drop)
+    })
 }
 
 fn answer(r: Result<ureq::Response, ureq::Error>) -> Result<Json, String> {
@@ -350,7 +304,7 @@ fn main() {
             autocreate::process(db, &settings, &[ev]).expect("native process");
             samples.push(t0.elapsed());
         }
-        figures(samples, started.elapsed())
+        Figures::of(samples, started.elapsed())
     };
     let tg = |update: Json| telegram::parse(&update).expect("update").expect("event");
     for (fresh, label, base) in [(false, "reused", 5), (true, "fresh", 7)] {

@@ -20,8 +20,9 @@ use contacts_core::query::system_segment;
 use contacts_core::search::{self, Query, SearchRequest, REINDEX};
 use contacts_core::store::{write_tx, Sql, Value};
 use contacts_core::{repo, schema, Error};
+use contacts_e2e::bench::{self, ms, Figures};
 use contacts_e2e::gen::{self, Rng, FIRST_NAMES, LAST_NAMES};
-use contacts_e2e::{seed, workspace_root, ADMIN};
+use contacts_e2e::{seed, ADMIN};
 use serde_json::json;
 
 const QUERIES: usize = 200;
@@ -35,33 +36,8 @@ const SEARCH_TRIGGERS: &[&str] = &[
     "contacts_search_delete",
 ];
 
-struct Figures {
-    p50: Duration,
-    p99: Duration,
-    n: usize,
-}
-
-fn figures(mut samples: Vec<Duration>) -> Figures {
-    samples.sort();
-    let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
-    Figures {
-        p50: at(0.50),
-        p99: at(0.99),
-        n: samples.len(),
-    }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
 fn row(name: &str, f: &Figures) {
-    println!(
-        "{name:<52} {:>6} {:>10.3} {:>10.3}",
-        f.n,
-        ms(f.p50),
-        ms(f.p99)
-    );
+    println!("{name:<52} {:>6} {:>10} {:>10}", f.n, ms(f.p50), ms(f.p99));
 }
 
 fn main() {
@@ -77,15 +53,7 @@ fn main() {
     let db_path = state.path().join("sqlite_db.db");
     let queries = queries(&NativeSql::open(&db_path).expect("db"));
 
-    let manifest = workspace_root().join("spin.toml");
-    spin_host::build_once(&manifest).expect("build");
-    let host = spin_host::start(spin_host::HostConfig {
-        manifest,
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        state_dir: state.path().to_path_buf(),
-        variables: [("admin_token".to_owned(), ADMIN.to_owned())].into(),
-    })
-    .expect("host");
+    let host = bench::start_host(state.path());
     let base = host.base_url();
     let agent = ureq::AgentBuilder::new().build();
     let auth = format!("Bearer {ADMIN}");
@@ -117,7 +85,7 @@ fn main() {
             }
         }
     }
-    let host_figures = figures(host_samples);
+    let host_figures = Figures::sequential(host_samples);
     row(
         "search through the host (HTTP, fresh instance)",
         &host_figures,
@@ -154,14 +122,14 @@ fn main() {
             }
         }
     }
-    let native_figures = figures(native_samples);
+    let native_figures = Figures::sequential(native_samples);
     row("same FTS statements, native rusqlite", &native_figures);
     slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
     slowest.dedup_by(|a, b| a.1 == b.1);
     let names: Vec<String> = slowest
         .iter()
         .take(8)
-        .map(|(d, q)| format!("{q:?} {:.2} ms", ms(*d)))
+        .map(|(d, q)| format!("{q:?} {} ms", ms(*d)))
         .collect();
     println!("  slowest natively: {}", names.join(", "));
 
@@ -189,7 +157,7 @@ fn main() {
     }
     row(
         "same, native, fresh connection per search",
-        &figures(fresh_samples),
+        &Figures::sequential(fresh_samples),
     );
     // The host's fixed cost: a query without words does no search.
     let mut empty = Vec::new();
@@ -204,12 +172,12 @@ fn main() {
     }
     row(
         "host, query without words (request overhead)",
-        &figures(empty),
+        &Figures::sequential(empty),
     );
 
-    let scan = figures(queries.iter().map(|q| time_scan(&db, q, false)).collect());
+    let scan = Figures::sequential(queries.iter().map(|q| time_scan(&db, q, false)).collect());
     row("LIKE '%q%' scan, first page (no index)", &scan);
-    let ranked = figures(
+    let ranked = Figures::sequential(
         queries
             .iter()
             .step_by(RANKED_SCAN_EVERY)
@@ -223,11 +191,11 @@ fn main() {
     );
     println!(
         "host vs scan: p50 {:.0}x, p99 {:.0}x; host vs ranked scan: p50 {:.0}x, p99 {:.0}x; host / native p50 {:.1}",
-        ms(scan.p50) / ms(host_figures.p50),
-        ms(scan.p99) / ms(host_figures.p99),
-        ms(ranked.p50) / ms(host_figures.p50),
-        ms(ranked.p99) / ms(host_figures.p99),
-        ms(host_figures.p50) / ms(native_figures.p50),
+        scan.p50.as_secs_f64() / host_figures.p50.as_secs_f64(),
+        scan.p99.as_secs_f64() / host_figures.p99.as_secs_f64(),
+        ranked.p50.as_secs_f64() / host_figures.p50.as_secs_f64(),
+        ranked.p99.as_secs_f64() / host_figures.p99.as_secs_f64(),
+        host_figures.p50.as_secs_f64() / native_figures.p50.as_secs_f64(),
     );
 
     // Write cost: creates through the host with the triggers, then without them.
@@ -452,7 +420,7 @@ fn host_creates(agent: &ureq::Agent, base: &str, auth: &str, tag: &str) -> Figur
             samples.push(took);
         }
     }
-    figures(samples)
+    Figures::sequential(samples)
 }
 
 /// Native `repo::insert` of generated contacts with custom values, 1,000 per transaction

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 
+pub mod bench;
 pub mod gen;
 pub mod seed;
 pub mod webhooks;

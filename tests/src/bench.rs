@@ -1,0 +1,116 @@
+//! What the benchmarks share: latency figures, load from keep-alive client threads, and the
+//! app's host on a seeded state directory.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::{workspace_root, ADMIN};
+
+pub struct Figures {
+    pub p50: Duration,
+    pub p99: Duration,
+    pub mean: Duration,
+    pub n: usize,
+    pub per_sec: f64,
+}
+
+impl Figures {
+    /// Figures of `samples` taken over `wall` (for the rate).
+    pub fn of(mut samples: Vec<Duration>, wall: Duration) -> Figures {
+        assert!(!samples.is_empty(), "no samples were taken");
+        samples.sort();
+        let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
+        let total: Duration = samples.iter().sum();
+        Figures {
+            p50: at(0.50),
+            p99: at(0.99),
+            mean: total / samples.len() as u32,
+            n: samples.len(),
+            per_sec: samples.len() as f64 / wall.as_secs_f64(),
+        }
+    }
+
+    /// Figures of samples taken one after another: the rate is over their sum.
+    pub fn sequential(samples: Vec<Duration>) -> Figures {
+        let wall = samples.iter().sum();
+        Self::of(samples, wall)
+    }
+}
+
+/// Milliseconds with three decimals.
+pub fn ms(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64() * 1e3)
+}
+
+/// Runs `op(i)` for `n / 5` warm-up runs, then times `n` more, one at a time; `i` never
+/// repeats, so operations that create can make each value unique.
+pub fn time(n: u64, mut op: impl FnMut(u64)) -> Figures {
+    let warmup = (n / 5).max(1);
+    (0..warmup).for_each(&mut op);
+    let samples = (warmup..warmup + n)
+        .map(|i| {
+            let t0 = Instant::now();
+            op(i);
+            t0.elapsed()
+        })
+        .collect();
+    Figures::sequential(samples)
+}
+
+/// Runs `op(agent, thread, i)` on `conns` threads, each with its own keep-alive connection,
+/// for `run` after `warmup`; `i` comes from `counter`, so it never repeats. Any `Err` stops
+/// the benchmark: a figure of failed requests means nothing.
+pub fn load<F>(
+    conns: usize,
+    warmup: Duration,
+    run: Duration,
+    counter: Arc<AtomicU64>,
+    op: F,
+) -> Figures
+where
+    F: Fn(&ureq::Agent, usize, u64) -> Result<(), String> + Send + Sync + 'static,
+{
+    let op = Arc::new(op);
+    let handles: Vec<_> = (0..conns)
+        .map(|t| {
+            let (op, counter) = (Arc::clone(&op), Arc::clone(&counter));
+            thread::spawn(move || {
+                let agent = ureq::AgentBuilder::new().build();
+                let mut samples = Vec::new();
+                let begin = Instant::now();
+                while begin.elapsed() < warmup + run {
+                    let i = counter.fetch_add(1, Ordering::Relaxed);
+                    let t0 = Instant::now();
+                    if let Err(e) = op(&agent, t, i) {
+                        panic!("request {i} failed: {e}");
+                    }
+                    if begin.elapsed() > warmup {
+                        samples.push(t0.elapsed());
+                    }
+                }
+                samples
+            })
+        })
+        .collect();
+    let samples = handles
+        .into_iter()
+        .flat_map(|h| h.join().expect("load thread"))
+        .collect();
+    Figures::of(samples, run)
+}
+
+/// The app (built once) served by the host on `state_dir`, with the bench admin token.
+pub fn start_host(state_dir: &Path) -> spin_host::RunningHost {
+    let manifest = workspace_root().join("spin.toml");
+    spin_host::build_once(&manifest).expect("building the app");
+    spin_host::start(spin_host::HostConfig {
+        manifest,
+        listen: "127.0.0.1:0".parse().expect("address"),
+        state_dir: state_dir.to_path_buf(),
+        variables: [("admin_token".to_owned(), ADMIN.to_owned())].into(),
+    })
+    .expect("starting the host")
+}
