@@ -81,7 +81,7 @@ fn seed(path: &Path, n: u64) {
         .expect("seed batch");
         start = end;
     }
-    db.execute("ANALYZE", &[]).expect("analyze");
+    schema::analyze(&db, None).expect("analyze");
 }
 
 fn insert_one(db: &dyn Sql, catalogue: &Catalogue, region: Region, i: u64) -> Result<(), Error> {

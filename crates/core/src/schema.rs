@@ -137,6 +137,32 @@ pub fn ensure(db: &dyn Sql) -> Result<()> {
     })
 }
 
+/// Gives the query planner statistics on `target` (a table or index; `None`: everything),
+/// as `sqlite_stat1` averages only. The `sqlite_stat4` samples that SQLite also gathers
+/// are loaded by every connection on its first statement, and Spin opens one connection
+/// per request: at a million contacts they cost each request ~0.17 ms (docs/benchmarks.md)
+/// and chose no better index for any query of ours.
+pub fn analyze(db: &dyn Sql, target: Option<&str>) -> Result<()> {
+    match target {
+        Some(name) => db.execute(&format!("ANALYZE {name}"), &[])?,
+        None => db.execute("ANALYZE", &[])?,
+    };
+    if table_exists(db, "sqlite_stat4")? {
+        db.execute("DELETE FROM sqlite_stat4", &[])?;
+    }
+    Ok(())
+}
+
+/// Whether `name` is a table of the database (SQLite's own included).
+pub fn table_exists(db: &dyn Sql, name: &str) -> Result<bool> {
+    Ok(!db
+        .execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+            &[name.into()],
+        )?
+        .is_empty())
+}
+
 /// A hash of every migration statement: caches of seeded databases (benchmarks) key on it,
 /// so a schema change invalidates them even before a new version number is cut.
 pub fn fingerprint() -> u64 {
@@ -196,6 +222,30 @@ mod tests {
         let db = NativeSql::open(&path).unwrap();
         assert_eq!(current_version(&db).unwrap(), LATEST);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn analyze_keeps_averages_but_no_samples() {
+        let db = NativeSql::open_in_memory();
+        ensure(&db).unwrap();
+        for i in 0..50 {
+            db.execute(
+                "INSERT INTO contacts (contact_id, display_name, city, created_at, updated_at) \
+                 VALUES (?, 'x', ?, '', '')",
+                &[format!("c{i}").as_str().into(), ["Lyon", "Oslo"][i % 2].into()],
+            )
+            .unwrap();
+        }
+        analyze(&db, None).unwrap();
+        let count = |table: &str| {
+            db.execute(&format!("SELECT count(*) FROM {table}"), &[])
+                .unwrap()
+                .scalar_i64()
+        };
+        assert!(count("sqlite_stat1").unwrap() > 0);
+        assert_eq!(count("sqlite_stat4"), Some(0));
+        analyze(&db, Some("contacts_city")).unwrap();
+        assert_eq!(count("sqlite_stat4"), Some(0));
     }
 
     #[test]

@@ -70,33 +70,21 @@ macro_rules! digits {
 }
 
 /// The values indexed for the contacts row `$r` (`new` in triggers, `c` when re-indexing):
-/// `rowid, column…` of one index, as one string literal.
+/// `rowid, column…` of one index, as one string literal. Folding and digit-picking live
+/// once, in the generated `search_*` columns of [`SCHEMA`]: SQLite parses every trigger on
+/// every connection it opens (one per request under Spin), so each copy of them here would
+/// slow down every request of every component.
 macro_rules! indexed {
     (words, $r:literal) => {
         concat!(
             $r,
             ".id, ",
-            fold!(concat!(
-                "concat_ws(' ', ",
-                $r,
-                ".first_name, ",
-                $r,
-                ".last_name)"
-            )),
-            ", ",
-            // [`words::EMAIL_GLUE`] dropped: the whole address is one token.
-            "replace(replace(replace(replace(replace(replace(",
             $r,
-            ".email_norm, '.', ''), '@', ''), '_', ''), '-', ''), '+', ''), '''', '')",
-            ", concat_ws(' ', substr(",
+            ".search_name, ",
             $r,
-            ".phone_e164, 2), ",
-            digits!(concat!($r, ".phone")),
-            ", substr(",
+            ".search_email, ",
             $r,
-            ".mobile_e164, 2), ",
-            digits!(concat!($r, ".mobile")),
-            "), ",
+            ".search_phone, ",
             // Searchable custom fields: every type but checkbox, date and datetime. A type
             // never changes and a key is never reused, so this is stable for the row.
             "(SELECT group_concat(j.value, ' ') FROM json_each(",
@@ -109,24 +97,12 @@ macro_rules! indexed {
         concat!(
             $r,
             ".id, '  ' || ",
-            separate!(fold!(concat!(
-                "concat_ws(' ', ",
-                $r,
-                ".first_name, ",
-                $r,
-                ".last_name)"
-            ))),
+            separate!(concat!($r, ".search_name")),
             ", '  ' || coalesce(",
             $r,
-            ".email_norm, ''), '  ' || concat_ws('  ', substr(",
+            ".email_norm, ''), '  ' || replace(",
             $r,
-            ".phone_e164, 2), ",
-            digits!(concat!($r, ".phone")),
-            ", substr(",
-            $r,
-            ".mobile_e164, 2), ",
-            digits!(concat!($r, ".mobile")),
-            ")"
+            ".search_phone, ' ', '  ')"
         )
     };
 }
@@ -134,13 +110,9 @@ macro_rules! indexed {
 /// The statements that index row `new`.
 macro_rules! index_row {
     (names) => {
-        concat!(
-            "INSERT OR IGNORE INTO search_names (name) SELECT column1 FROM (VALUES (",
-            fold!("new.first_name"),
-            "), (",
-            fold!("new.last_name"),
-            ")) WHERE column1 <> '';"
-        )
+        "INSERT OR IGNORE INTO search_names (name) \
+           SELECT new.search_first WHERE new.search_first <> '' \
+           UNION ALL SELECT new.search_last WHERE new.search_last <> '';"
     };
     (words) => {
         concat!(
@@ -159,6 +131,33 @@ macro_rules! index_row {
 }
 
 pub const SCHEMA: &[&str] = &[
+    // What the indexes hold, derived from a contact's columns in one place. Virtual:
+    // computed when read (by the triggers below), never stored.
+    concat!(
+        "ALTER TABLE contacts ADD COLUMN search_first TEXT GENERATED ALWAYS AS (",
+        fold!("first_name"),
+        ") VIRTUAL"
+    ),
+    concat!(
+        "ALTER TABLE contacts ADD COLUMN search_last TEXT GENERATED ALWAYS AS (",
+        fold!("last_name"),
+        ") VIRTUAL"
+    ),
+    "ALTER TABLE contacts ADD COLUMN search_name TEXT \
+       GENERATED ALWAYS AS (concat_ws(' ', search_first, search_last)) VIRTUAL",
+    // [`words::EMAIL_GLUE`] dropped: the whole address is one token.
+    "ALTER TABLE contacts ADD COLUMN search_email TEXT GENERATED ALWAYS AS \
+       (replace(replace(replace(replace(replace(replace(\
+         email_norm, '.', ''), '@', ''), '_', ''), '-', ''), '+', ''), '''', '')) VIRTUAL",
+    // The digits of every phone, E.164 and as entered, one space apart.
+    concat!(
+        "ALTER TABLE contacts ADD COLUMN search_phone TEXT GENERATED ALWAYS AS \
+           (concat_ws(' ', substr(phone_e164, 2), ",
+        digits!("phone"),
+        ", substr(mobile_e164, 2), ",
+        digits!("mobile"),
+        ")) VIRTUAL"
+    ),
     // Contentless (the text lives in `contacts`) with contentless_delete, so a trigger
     // removes a row by id without having to recompute what was indexed for it.
     "CREATE VIRTUAL TABLE search_words USING fts5(name, email, phone, custom, \
@@ -230,13 +229,9 @@ pub const REINDEX: &[&str] = &[
         indexed!(grams, "c"),
         " FROM contacts c"
     ),
-    concat!(
-        "INSERT OR IGNORE INTO search_names (name) SELECT ",
-        fold!("first_name"),
-        " FROM contacts WHERE first_name <> '' UNION SELECT ",
-        fold!("last_name"),
-        " FROM contacts WHERE last_name <> ''"
-    ),
+    "INSERT OR IGNORE INTO search_names (name) \
+       SELECT search_first FROM contacts WHERE search_first <> '' \
+       UNION SELECT search_last FROM contacts WHERE search_last <> ''",
 ];
 
 pub struct SearchRequest<'a> {
@@ -341,14 +336,7 @@ struct Arm {
 
 /// The SQL condition of `check` on the contacts row `alias`, with its parameter.
 fn check_sql(check: Check, alias: &str) -> (String, Value) {
-    let phones = concat!(
-        "concat_ws(' ', substr({a}.phone_e164, 2), substr({a}.mobile_e164, 2), ",
-        digits!("{a}.phone"),
-        ", ",
-        digits!("{a}.mobile"),
-        ")"
-    )
-    .replace("{a}", alias);
+    let phones = format!("{alias}.search_phone");
     let (sql, text) = match check {
         Check::Email(t) => (format!("instr({alias}.email_norm, ?) > 0"), t),
         Check::EmailStart(t) => (format!("instr({alias}.email_norm, ?) = 1"), t),

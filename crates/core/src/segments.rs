@@ -452,12 +452,7 @@ pub fn sync_indexes(db: &dyn Sql, catalogue: &Catalogue) -> Result<()> {
     }
     // Where the planner has statistics for the other indexes (someone ran ANALYZE), a new
     // index without any would be misjudged: give it its own.
-    let analyzed = !db
-        .execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'",
-            &[],
-        )?
-        .is_empty();
+    let analyzed = crate::schema::table_exists(db, "sqlite_stat1")?;
     for (name, expr) in &wanted {
         if !existing.contains(name) {
             db.execute(
@@ -465,7 +460,7 @@ pub fn sync_indexes(db: &dyn Sql, catalogue: &Catalogue) -> Result<()> {
                 &[],
             )?;
             if analyzed {
-                db.execute(&format!("ANALYZE {name}"), &[])?;
+                crate::schema::analyze(db, Some(name))?;
             }
         }
     }

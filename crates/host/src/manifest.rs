@@ -157,10 +157,11 @@ impl App {
                 manifest.display()
             )
         })?;
+        // `spin.toml` has the parent "", which no command can run in.
         let dir = manifest
             .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
+            .filter(|dir| !dir.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
         App::validate(raw, dir).with_context(|| format!("invalid manifest {}", manifest.display()))
     }
 

@@ -31,9 +31,10 @@ fn http_get(base: &str, path: &str) -> String {
 
 #[test]
 fn build_then_up_serves_the_fixture_and_prints_its_routes() {
+    // A manifest named relative to the working directory: its directory is ".", not "".
     let status = Command::new(env!("CARGO_BIN_EXE_spin-host"))
-        .args(["build", "--from"])
-        .arg(fixtures())
+        .args(["build", "--from", "spin.toml"])
+        .current_dir(fixtures())
         .status()
         .unwrap();
     assert!(status.success());
