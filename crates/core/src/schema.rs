@@ -232,7 +232,10 @@ mod tests {
             db.execute(
                 "INSERT INTO contacts (contact_id, display_name, city, created_at, updated_at) \
                  VALUES (?, 'x', ?, '', '')",
-                &[format!("c{i}").as_str().into(), ["Lyon", "Oslo"][i % 2].into()],
+                &[
+                    format!("c{i}").as_str().into(),
+                    ["Lyon", "Oslo"][i % 2].into(),
+                ],
             )
             .unwrap();
         }
