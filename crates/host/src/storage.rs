@@ -21,20 +21,14 @@ pub const KEY_VALUE_DB_FILE: &str = "sqlite_key_value.db";
 /// How long a connection waits for another connection's lock before reporting `database is locked`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Runs blocking storage work on this thread, after handing the worker's other tasks to
-/// another thread, so one slow query does not stall other requests. A panic in `f` becomes a
-/// trap for that request, not a host crash.
-///
-/// Spin sends this work to tokio's blocking pool instead (`spawn_blocking`); running it in
-/// place (`block_in_place`) keeps the same guarantee without waiting for a pool thread to
-/// wake up and then for this one: a request makes 3–8 of these calls.
+/// Runs blocking storage work off the async worker threads, so one slow query does not stall
+/// other requests. A panic in `f` becomes a trap for that request, not a host crash.
 pub async fn blocking<R: Send + 'static>(
     f: impl FnOnce() -> R + Send + 'static,
 ) -> wasmtime::Result<R> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        tokio::task::block_in_place(f)
-    }))
-    .map_err(|_| wasmtime::format_err!("host storage call panicked"))
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| wasmtime::format_err!("host storage task failed: {e}"))
 }
 
 /// One host's state directory.
