@@ -39,6 +39,35 @@ macro_rules! export_prewarm {
 /// What [`export_prewarm!`] runs at build time.
 pub fn prewarm() {
     contacts_core::values::Phone::warm_up();
+    occupy_scattered_free_memory();
+}
+
+/// Leaves the free chunks the warm-up scattered over the heap occupied, so that a request's
+/// allocations come from one contiguous region instead of from all over the snapshot.
+///
+/// Every page an instance touches costs it a page fault (and its reset after the request):
+/// a crud read made ~530 small allocations spread over 4–41 MiB of heap, ~90 distinct pages.
+/// The smallest allocation fits any free chunk, so allocating it until successive addresses
+/// run contiguous (the allocator is carving its top) has taken every scattered chunk; what is
+/// taken stays in the snapshot and is never touched again.
+fn occupy_scattered_free_memory() {
+    const CONTIGUOUS_RUN: usize = 1024;
+    let layout = std::alloc::Layout::new::<u8>();
+    let mut previous = 0usize;
+    let mut run = 0;
+    while run < CONTIGUOUS_RUN {
+        // SAFETY: a valid non-zero layout; the block is leaked on purpose.
+        let p = unsafe { std::alloc::alloc(layout) } as usize;
+        if p == 0 {
+            return;
+        }
+        run = if p > previous && p - previous <= 32 {
+            run + 1
+        } else {
+            0
+        };
+        previous = p;
+    }
 }
 
 /// Serves one request with a module's handler (e.g. `contacts_api::crud::handle`).
