@@ -5,14 +5,15 @@
 //! Two FTS5 indexes, kept in step with `contacts` by triggers (so every writer — create,
 //! update, delete, merge, import, auto-create, bulk — keeps them current in its own
 //! transaction, and none has to know they exist):
-//! - `search_words` (unicode61, diacritics removed, prefix indexes for 1 and 2 characters):
+//! - `search_words` (unicode61, diacritics removed, prefix indexes for 1 to 3 characters):
 //!   name words, each email as one token, phone digits, searchable custom values. Answers
-//!   the exact and prefix ranks, custom fields, and typos (name words one edit away from a
-//!   query word, found in `search_name_terms`, the vocabulary of distinct names, then looked
-//!   up as whole words).
+//!   the exact rank, the prefix rank of names and numbers, custom fields, and typos (name
+//!   words one edit away from a query word, found in `search_name_terms`, the vocabulary of
+//!   distinct names, then looked up as whole words).
 //! - `search_grams` (trigram, diacritics removed): names with every word after two spaces,
-//!   emails, phone digits. Answers substrings; the two spaces make a one- or two-letter word
-//!   prefix a three-character string it can look up.
+//!   emails, phone digits. Answers substrings and the prefix rank of email-like words; the
+//!   two spaces make a one- or two-letter word prefix a three-character string it can look
+//!   up.
 //!
 //! A page is one statement: one arm per rank, each an FTS5 query in row-id order (newest
 //! first) that excludes the better ranks, joined to `contacts` by row id for the segment's
@@ -161,7 +162,7 @@ pub const SCHEMA: &[&str] = &[
     // Contentless (the text lives in `contacts`) with contentless_delete, so a trigger
     // removes a row by id without having to recompute what was indexed for it.
     "CREATE VIRTUAL TABLE search_words USING fts5(name, email, phone, custom, \
-       tokenize = 'unicode61 remove_diacritics 2', prefix = '1 2', \
+       tokenize = 'unicode61 remove_diacritics 2', prefix = '1 2 3', \
        content = '', contentless_delete = 1)",
     "CREATE VIRTUAL TABLE search_grams USING fts5(name, email, phone, \
        tokenize = 'trigram remove_diacritics 1', content = '', contentless_delete = 1)",
@@ -410,7 +411,6 @@ fn statement(
 
 fn arms(query: &Query) -> Vec<Arm> {
     let exact = Lookup::new("search_words", query.exact());
-    let prefix = query.prefix();
     let mut arms = vec![
         Arm {
             rank: Rank::Exact,
@@ -419,18 +419,13 @@ fn arms(query: &Query) -> Vec<Arm> {
         },
         Arm {
             rank: Rank::Prefix,
-            lookup: Lookup {
-                index: "search_grams",
-                matches: prefix.matches,
-                checks: prefix.checks,
-            },
+            lookup: prefix_lookup(query),
             except: vec![exact],
         },
     ];
     // With only short words, a substring is a word prefix: nothing the prefix rank missed.
     if query.has_substrings() {
         let grams = query.substring_lookup();
-        let prefix = query.prefix();
         arms.push(Arm {
             rank: Rank::Substring,
             lookup: Lookup {
@@ -440,15 +435,20 @@ fn arms(query: &Query) -> Vec<Arm> {
             },
             except: vec![
                 Lookup::new("search_words", query.exact()),
-                Lookup {
-                    index: "search_grams",
-                    matches: prefix.matches,
-                    checks: prefix.checks,
-                },
+                prefix_lookup(query),
             ],
         });
     }
     arms
+}
+
+fn prefix_lookup(query: &Query) -> Lookup {
+    let (index, prefix) = query.prefix();
+    Lookup {
+        index,
+        matches: prefix.matches,
+        checks: prefix.checks,
+    }
 }
 
 /// The typo rank: every word a prefix or a name word one edit away, but not all of them
