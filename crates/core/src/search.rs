@@ -7,13 +7,13 @@
 //! transaction, and none has to know they exist):
 //! - `search_words` (unicode61, diacritics removed, prefix indexes for 1 to 3 characters):
 //!   name words, each email as one token, phone digits, searchable custom values. Answers
-//!   the exact rank, the prefix rank of names and numbers, custom fields, and typos (name
-//!   words one edit away from a query word, found in `search_name_terms`, the vocabulary of
-//!   distinct names, then looked up as whole words).
+//!   the exact rank, the prefix rank of numbers and of words up to three letters, custom
+//!   fields, and typos (name words one edit away from a query word, found in
+//!   `search_name_terms`, the vocabulary of distinct names, then looked up as whole words).
 //! - `search_grams` (trigram, diacritics removed): names with every word after two spaces,
-//!   emails, phone digits. Answers substrings and the prefix rank of email-like words; the
-//!   two spaces make a one- or two-letter word prefix a three-character string it can look
-//!   up.
+//!   emails, phone digits. Answers substrings and the prefix rank of longer and email-like
+//!   words ([`Query::prefix`] says why each); the two spaces make a one- or two-letter word
+//!   prefix a three-character string it can look up.
 //!
 //! A page is one statement: one arm per rank, each an FTS5 query in row-id order (newest
 //! first) that excludes the better ranks, joined to `contacts` by row id for the segment's
