@@ -15,8 +15,8 @@
 //!   words ([`Query::prefix`] says why each); the two spaces make a one- or two-letter word
 //!   prefix a three-character string it can look up.
 //!
-//! A page is one statement: one arm per rank, each an FTS5 query in row-id order (newest
-//! first) that excludes the better ranks, joined to `contacts` by row id for the segment's
+//! A page is one statement: one arm per rank, each an FTS5 query in index row-id order
+//! (the negated contact id: newest first) that excludes the better ranks, joined to `contacts` by row id for the segment's
 //! condition and the shown columns, chained with UNION ALL under one LIMIT. SQLite runs
 //! the arms in turn and stops when the page is full, so a query touches about as many
 //! index entries as it shows, never every contact. The typo rank, which needs its
@@ -71,13 +71,17 @@ macro_rules! digits {
 }
 
 /// The values indexed for the contacts row `$r` (`new` in triggers, `c` when re-indexing):
-/// `rowid, column…` of one index, as one string literal. Folding and digit-picking live
+/// `rowid, column…` of one index, as one string literal. An index row's id is the contact's
+/// row id negated: pages list newest first, and FTS5 walks its lists forward much faster than
+/// backward when a query has several terms (a 12-character email window at 1M: 0.87 ms
+/// forward, 2.0 ms backward), so negated ids make newest-first the forward walk. Folding and digit-picking live
 /// once, in the generated `search_*` columns of [`SCHEMA`]: SQLite parses every trigger on
 /// every connection it opens (one per request under Spin), so each copy of them here would
 /// slow down every request of every component.
 macro_rules! indexed {
     (words, $r:literal) => {
         concat!(
+            "-",
             $r,
             ".id, ",
             $r,
@@ -96,6 +100,7 @@ macro_rules! indexed {
     };
     (grams, $r:literal) => {
         concat!(
+            "-",
             $r,
             ".id, '  ' || ",
             separate!(concat!($r, ".search_name")),
@@ -191,7 +196,7 @@ pub const SCHEMA: &[&str] = &[
            OR old.email_norm IS NOT new.email_norm OR old.phone IS NOT new.phone \
            OR old.phone_e164 IS NOT new.phone_e164 OR old.mobile IS NOT new.mobile \
            OR old.mobile_e164 IS NOT new.mobile_e164 OR old.custom IS NOT new.custom BEGIN \
-         DELETE FROM search_words WHERE rowid = old.id; ",
+         DELETE FROM search_words WHERE rowid = -old.id; ",
         index_row!(words),
         index_row!(names),
         " END"
@@ -202,13 +207,13 @@ pub const SCHEMA: &[&str] = &[
            OR old.email_norm IS NOT new.email_norm OR old.phone IS NOT new.phone \
            OR old.phone_e164 IS NOT new.phone_e164 OR old.mobile IS NOT new.mobile \
            OR old.mobile_e164 IS NOT new.mobile_e164 BEGIN \
-         DELETE FROM search_grams WHERE rowid = old.id; ",
+         DELETE FROM search_grams WHERE rowid = -old.id; ",
         index_row!(grams),
         " END"
     ),
     "CREATE TRIGGER contacts_search_delete AFTER DELETE ON contacts BEGIN \
-       DELETE FROM search_words WHERE rowid = old.id; \
-       DELETE FROM search_grams WHERE rowid = old.id; \
+       DELETE FROM search_words WHERE rowid = -old.id; \
+       DELETE FROM search_grams WHERE rowid = -old.id; \
      END",
 ];
 
@@ -366,8 +371,8 @@ fn statement(
         let mut conditions = vec![format!("{index} MATCH ?")];
         params.push(Value::Text(arm.lookup.matches));
         if let Some(r) = resume.filter(|r| r.rank == arm.rank) {
-            conditions.push(format!("{index}.rowid < ?"));
-            params.push(r.rowid.into());
+            conditions.push(format!("{index}.rowid > ?"));
+            params.push((-r.rowid).into());
         }
         for check in arm.lookup.checks {
             let (sql, value) = check_sql(check, "c");
@@ -384,7 +389,7 @@ fn statement(
                 params.push(value);
             }
             conditions.push(format!(
-                "c.id NOT IN (SELECT {x}.rowid FROM {x} CROSS JOIN contacts c2 ON c2.id = {x}.rowid \
+                "c.id NOT IN (SELECT -{x}.rowid FROM {x} CROSS JOIN contacts c2 ON c2.id = -{x}.rowid \
                  WHERE {})",
                 inner.join(" AND ")
             ));
@@ -396,8 +401,8 @@ fn statement(
         // the `blocked` index) would re-run the FTS query once per contact.
         parts.push(format!(
             "SELECT * FROM (SELECT {rank} AS rank, c.id, c.contact_id{columns} \
-             FROM {index} CROSS JOIN contacts c ON c.id = {index}.rowid \
-             WHERE {conditions} ORDER BY {index}.rowid DESC LIMIT {n})",
+             FROM {index} CROSS JOIN contacts c ON c.id = -{index}.rowid \
+             WHERE {conditions} ORDER BY {index}.rowid LIMIT {n})",
             rank = arm.rank as i64,
             conditions = conditions.join(" AND "),
         ));
