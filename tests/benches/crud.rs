@@ -31,10 +31,7 @@ where
 }
 
 fn main() {
-    let contacts: u64 = std::env::var("CONTACTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
+    let contacts = seed::bench_size();
     eprintln!("seeding or reusing {contacts} contacts…");
     let cached = seed::state_dir(contacts);
     let state = seed::writable_copy(&cached);

@@ -75,10 +75,7 @@ fn filters() -> Vec<(&'static str, Json)> {
 }
 
 fn main() {
-    let contacts: u64 = std::env::var("CONTACTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
+    let contacts = seed::bench_size();
     eprintln!("seeding or reusing {contacts} contacts…");
     let cached = seed::state_dir(contacts);
     // Saving segments writes (and may build expression indexes): work on a copy.

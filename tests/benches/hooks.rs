@@ -124,10 +124,7 @@ fn post_signed(
 }
 
 fn main() {
-    let contacts: u64 = std::env::var("CONTACTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
+    let contacts = seed::bench_size();
     let run = Duration::from_secs_f64(
         std::env::var("HOOKS_BENCH_SECONDS")
             .ok()

@@ -41,10 +41,7 @@ fn row(name: &str, f: &Figures) {
 }
 
 fn main() {
-    let contacts: u64 = std::env::var("CONTACTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
+    let contacts = seed::bench_size();
     eprintln!("seeding or reusing {contacts} contacts…");
     let cached = seed::state_dir(contacts);
     let db_file = cached.join("sqlite_db.db");

@@ -50,6 +50,14 @@ pub fn state_dir(n: u64) -> PathBuf {
     dir
 }
 
+/// The benchmarks' database size: `CONTACTS` (default 1,000,000).
+pub fn bench_size() -> u64 {
+    std::env::var("CONTACTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000)
+}
+
 /// Copies a cached state dir into a fresh temporary one, for benchmarks that write.
 pub fn writable_copy(dir: &Path) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().expect("temp dir");
