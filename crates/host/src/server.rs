@@ -142,17 +142,19 @@ async fn call_component(
     let outparam = store.data_mut().http().new_response_outparam(sender)?;
     let pre = component.pre.clone();
     let id = component.env.id.clone();
-    // The guest runs in its own task: it may keep streaming the body after it has set the
-    // response, and a failure after that point can only be logged.
-    let guest = tokio::spawn(async move {
-        let result = async {
+    // The guest runs on a blocking thread of its own, driven there by `block_on`, so its
+    // storage calls run inline on that thread (see `spin_api`) instead of hopping to another
+    // thread and back for every statement. It may keep streaming the body after it has set
+    // the response; a failure after that point can only be logged.
+    let runtime = tokio::runtime::Handle::current();
+    let guest = tokio::task::spawn_blocking(move || {
+        let result = runtime.block_on(async {
             let proxy = pre.instantiate_async(&mut store).await?;
             proxy
                 .wasi_http_incoming_handler()
                 .call_handle(&mut store, incoming, outparam)
                 .await
-        }
-        .await;
+        });
         if let Err(e) = &result {
             eprintln!("spin-host: component '{id}' failed: {e:?}");
         }

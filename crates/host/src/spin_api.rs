@@ -5,9 +5,8 @@
 
 use crate::manifest::{is_valid_variable_name, DEFAULT_LABEL};
 use crate::state::RequestState;
-use crate::storage::{blocking, execute_first_statement, QueryOutput};
+use crate::storage::{execute_first_statement, QueryOutput};
 use rusqlite::types::Value as SqlValue;
-use std::sync::{Arc, Mutex};
 use wasmtime::component::Resource;
 
 wasmtime::component::bindgen!({
@@ -38,10 +37,9 @@ pub struct KeyValueStore {
     label: String,
 }
 
-/// An open SQLite connection. The mutex only lets the connection move to a blocking thread;
-/// a guest uses it from one thread at a time.
+/// An open SQLite connection, used only by the request that opened it.
 pub struct SqliteConnection {
-    conn: Arc<Mutex<rusqlite::Connection>>,
+    conn: rusqlite::Connection,
 }
 
 impl kv::Host for RequestState {}
@@ -57,8 +55,7 @@ impl kv::HostStore for RequestState {
         if label != DEFAULT_LABEL {
             return Ok(Err(kv::Error::NoSuchStore));
         }
-        let storage = self.env.storage.clone();
-        if let Err(e) = blocking(move || storage.key_value().map(drop)).await? {
+        if let Err(e) = self.env.storage.key_value() {
             return Ok(Err(kv::Error::Other(e)));
         }
         Ok(Ok(self.table.push(KeyValueStore { label })?))
@@ -70,7 +67,6 @@ impl kv::HostStore for RequestState {
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, kv::Error>> {
         self.key_value_call(store, move |db, label| db.get(label, &key))
-            .await
     }
 
     async fn set(
@@ -80,7 +76,6 @@ impl kv::HostStore for RequestState {
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), kv::Error>> {
         self.key_value_call(store, move |db, label| db.set(label, &key, &value))
-            .await
     }
 
     async fn delete(
@@ -89,7 +84,6 @@ impl kv::HostStore for RequestState {
         key: String,
     ) -> wasmtime::Result<Result<(), kv::Error>> {
         self.key_value_call(store, move |db, label| db.delete(label, &key))
-            .await
     }
 
     async fn exists(
@@ -98,14 +92,13 @@ impl kv::HostStore for RequestState {
         key: String,
     ) -> wasmtime::Result<Result<bool, kv::Error>> {
         self.key_value_call(store, move |db, label| db.exists(label, &key))
-            .await
     }
 
     async fn get_keys(
         &mut self,
         store: Resource<KeyValueStore>,
     ) -> wasmtime::Result<Result<Vec<String>, kv::Error>> {
-        self.key_value_call(store, |db, label| db.keys(label)).await
+        self.key_value_call(store, |db, label| db.keys(label))
     }
 
     async fn drop(&mut self, store: Resource<KeyValueStore>) -> wasmtime::Result<()> {
@@ -115,21 +108,20 @@ impl kv::HostStore for RequestState {
 }
 
 impl RequestState {
-    /// Runs one key-value operation on the store behind `store`, off the async threads.
-    async fn key_value_call<R: Send + 'static>(
+    /// Runs one key-value operation on the store behind `store`.
+    fn key_value_call<R>(
         &mut self,
         store: Resource<KeyValueStore>,
-        op: impl FnOnce(&crate::storage::KeyValueDb, &str) -> Result<R, String> + Send + 'static,
+        op: impl FnOnce(&crate::storage::KeyValueDb, &str) -> Result<R, String>,
     ) -> wasmtime::Result<Result<R, kv::Error>> {
-        let label = self.table.get(&store)?.label.clone();
-        let storage = self.env.storage.clone();
-        let result = blocking(move || storage.key_value().and_then(|db| op(db, &label))).await?;
+        let label = &self.table.get(&store)?.label;
+        let result = self.env.storage.key_value().and_then(|db| op(db, label));
         Ok(result.map_err(kv::Error::Other))
     }
 
     /// Spin's checks for `sqlite open`, then a fresh connection. `Err` carries which error
     /// variant applies, for the v2 and v3 interfaces to map onto their own types.
-    async fn open_database(
+    fn open_database(
         &mut self,
         database: String,
     ) -> wasmtime::Result<Result<SqliteConnection, OpenError>> {
@@ -139,27 +131,22 @@ impl RequestState {
         if database != DEFAULT_LABEL {
             return Ok(Err(OpenError::NoSuchDatabase));
         }
-        let storage = self.env.storage.clone();
-        let conn = blocking(move || storage.open_sqlite()).await?;
-        Ok(conn
-            .map(|c| SqliteConnection { conn: Arc::new(c) })
+        Ok(self
+            .env
+            .storage
+            .open_sqlite()
+            .map(|conn| SqliteConnection { conn })
             .map_err(OpenError::Io))
     }
 
-    async fn execute_on(
+    fn execute_on(
         &mut self,
         connection: &Resource<SqliteConnection>,
         statement: String,
         params: Vec<SqlValue>,
     ) -> wasmtime::Result<Result<QueryOutput, String>> {
-        let conn = self.table.get(connection)?.conn.clone();
-        blocking(move || {
-            let conn = conn
-                .lock()
-                .map_err(|_| "connection poisoned by an earlier failure".to_string())?;
-            execute_first_statement(&conn, &statement, params)
-        })
-        .await
+        let conn = &self.table.get(connection)?.conn;
+        Ok(execute_first_statement(conn, &statement, params))
     }
 
     fn with_connection<R>(
@@ -167,11 +154,7 @@ impl RequestState {
         connection: &Resource<SqliteConnection>,
         f: impl FnOnce(&rusqlite::Connection) -> R,
     ) -> wasmtime::Result<R> {
-        let conn = self.table.get(connection)?.conn.clone();
-        let conn = conn
-            .lock()
-            .map_err(|_| wasmtime::format_err!("SQLite connection poisoned"))?;
-        Ok(f(&conn))
+        Ok(f(&self.table.get(connection)?.conn))
     }
 }
 
@@ -192,7 +175,7 @@ macro_rules! impl_sqlite {
                 &mut self,
                 database: String,
             ) -> wasmtime::Result<Result<Resource<SqliteConnection>, $module::Error>> {
-                Ok(match self.open_database(database).await? {
+                Ok(match self.open_database(database)? {
                     Ok(conn) => Ok(self.table.push(conn)?),
                     Err(OpenError::AccessDenied) => Err($module::Error::AccessDenied),
                     Err(OpenError::NoSuchDatabase) => Err($module::Error::NoSuchDatabase),
@@ -216,7 +199,7 @@ macro_rules! impl_sqlite {
                         $module::Value::Null => SqlValue::Null,
                     })
                     .collect();
-                let output = self.execute_on(&connection, statement, params).await?;
+                let output = self.execute_on(&connection, statement, params)?;
                 Ok(output
                     .map(|out| $module::QueryResult {
                         columns: out.columns,
