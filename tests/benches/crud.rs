@@ -18,11 +18,6 @@ use serde_json::json;
 const WARMUP: Duration = Duration::from_secs(1);
 const RUN: Duration = Duration::from_secs(5);
 
-/// A request's outcome as `bench::load` wants it.
-fn check(ok: bool, what: &str) -> Result<(), String> {
-    ok.then_some(()).ok_or_else(|| format!("{what} failed"))
-}
-
 fn load<F>(conns: usize, op: F) -> Figures
 where
     F: Fn(&ureq::Agent, usize, u64) -> Result<(), String> + Send + Sync + 'static,
@@ -61,7 +56,7 @@ fn main() {
                 .get(&format!("{b}/api/contacts/{}", seed::contact_id(n)))
                 .set("authorization", &a)
                 .call();
-            check(r.is_ok(), "get")
+            bench::answer(r, 200).map(drop)
         });
         row(&format!("GET /api/contacts/{{id}} host, {conns} conn"), &f);
     }
@@ -74,7 +69,7 @@ fn main() {
                 .post(&format!("{b}/api/contacts"))
                 .set("authorization", &a)
                 .send_json(body);
-            check(matches!(r, Ok(ref resp) if resp.status() == 201), "create")
+            bench::answer(r, 201).map(drop)
         });
         row(
             &format!("POST /api/contacts host, {conns} conn (phone)"),
@@ -88,7 +83,7 @@ fn main() {
             .post(&format!("{b}/api/contacts"))
             .set("authorization", &a)
             .send_json(body);
-        check(r.is_ok(), "create")
+        bench::answer(r, 201).map(drop)
     });
     row("POST /api/contacts host, 4 conn (email only)", &f);
     drop(host);

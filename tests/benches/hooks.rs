@@ -56,18 +56,6 @@ fn load(
     })
 }
 
-fn answer(r: Result<ureq::Response, ureq::Error>) -> Result<Json, String> {
-    match r {
-        Ok(resp) if resp.status() == 200 => resp.into_json().map_err(|e| e.to_string()),
-        Ok(resp) => Err(format!("status {}", resp.status())),
-        Err(ureq::Error::Status(s, resp)) => Err(format!(
-            "status {s}: {}",
-            resp.into_string().unwrap_or_default()
-        )),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
 /// The one result of a batch answer, checked against the expected flags (`created: None`:
 /// either, for a new identity whose phone may belong to a seeded contact).
 fn expect(body: Json, created: Option<bool>, duplicate: bool) -> Result<Json, String> {
@@ -94,7 +82,7 @@ fn user_id(case: u64, i: u64) -> u64 {
 }
 
 fn post_telegram(agent: &ureq::Agent, base: &str, update: &Json) -> Result<Json, String> {
-    answer(
+    bench::answer(
         agent
             .post(&format!("{base}/hooks/telegram"))
             .set(
@@ -103,6 +91,7 @@ fn post_telegram(agent: &ureq::Agent, base: &str, update: &Json) -> Result<Json,
             )
             .set("content-type", "application/json")
             .send_string(&update.to_string()),
+        200,
     )
 }
 
@@ -114,12 +103,13 @@ fn post_signed(
     body: &Json,
 ) -> Result<Json, String> {
     let body = body.to_string();
-    answer(
+    bench::answer(
         agent
             .post(&url)
             .set(header, &sign(key, body.as_bytes()))
             .set("content-type", "application/json")
             .send_string(&body),
+        200,
     )
 }
 

@@ -102,6 +102,26 @@ where
     Figures::of(samples, run)
 }
 
+/// The JSON body of a response with status `want`, else what came instead. The body is read
+/// to its end whatever the status: a client that drops a body unread closes its keep-alive
+/// connection, and every later request would pay a new one.
+pub fn answer(
+    r: Result<ureq::Response, ureq::Error>,
+    want: u16,
+) -> Result<serde_json::Value, String> {
+    let resp = match r {
+        Ok(resp) => resp,
+        Err(ureq::Error::Status(_, resp)) => resp,
+        Err(e) => return Err(e.to_string()),
+    };
+    let status = resp.status();
+    let body = resp.into_string().map_err(|e| e.to_string())?;
+    if status != want {
+        return Err(format!("status {status}: {body}"));
+    }
+    serde_json::from_str(&body).map_err(|e| format!("status {status}, not JSON ({e}): {body}"))
+}
+
 /// The app (built once) served by the host on `state_dir`, with the bench admin token.
 pub fn start_host(state_dir: &Path) -> spin_host::RunningHost {
     let manifest = workspace_root().join("spin.toml");
