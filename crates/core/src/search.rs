@@ -15,13 +15,16 @@
 //!   words ([`Query::prefix`] says why each); the two spaces make a one- or two-letter word
 //!   prefix a three-character string it can look up.
 //!
-//! A page is one statement: one arm per rank, each an FTS5 query in index row-id order
-//! (the negated contact id: newest first) that excludes the better ranks, joined to `contacts` by row id for the segment's
-//! condition and the shown columns, chained with UNION ALL under one LIMIT. SQLite runs
-//! the arms in turn and stops when the page is full, so a query touches about as many
-//! index entries as it shows, never every contact. The typo rank, which needs its
-//! candidates first, is a second statement run only when the page still has room. The
-//! order within a rank is the row id, which makes the cursor (rank, last row id) exact.
+//! A page is one statement per rank, best first, each an FTS5 query in index row-id order
+//! (the negated contact id: newest first) joined to `contacts` by row id for the segment's
+//! condition and the shown columns, under the LIMIT the page has left; the ranks stop once
+//! the page is full, so a query touches about as many index entries as it shows, never
+//! every contact. A rank leaves out the rows of the better ones: on a first page, by the
+//! ids those found (each stopped short of a page, so it found all it has), where a single
+//! statement would have to run their look-ups again; after a cursor, by those look-ups.
+//! The typo rank first needs its candidates, a statement run only when the page still has
+//! room. The order within a rank is the row id, which makes the cursor (rank, last row id)
+//! exact.
 
 mod typo;
 mod words;
@@ -221,7 +224,7 @@ pub const SCHEMA: &[&str] = &[
 /// transaction: for a database restored without them, or to drop the values of deleted
 /// custom fields, which stay findable until their contact is next written. At a million
 /// contacts this takes about a minute (docs/benchmarks.md), so it is run natively, never
-/// inside a request.
+/// inside a request; follow it with [`OPTIMIZE`].
 pub const REINDEX: &[&str] = &[
     "INSERT INTO search_words (search_words) VALUES ('delete-all')",
     "INSERT INTO search_grams (search_grams) VALUES ('delete-all')",
@@ -238,6 +241,17 @@ pub const REINDEX: &[&str] = &[
     "INSERT OR IGNORE INTO search_names (name) \
        SELECT search_first FROM contacts WHERE search_first <> '' \
        UNION SELECT search_last FROM contacts WHERE search_last <> ''",
+];
+
+/// Merges each index into a single segment, for whoever has just written many contacts at
+/// once (a rebuild, an import). FTS5 writes every transaction's entries as a new segment and
+/// merges them only level by level, so a bulk load leaves several large segments behind
+/// (ten after a million contacts in batches), and every look-up walks each of them: an
+/// email window 0.95 ms with ten segments, 0.10 ms with one (docs/benchmarks.md). About
+/// four seconds at a million contacts; the small segments of later writes stay cheap.
+pub const OPTIMIZE: &[&str] = &[
+    "INSERT INTO search_words (search_words) VALUES ('optimize')",
+    "INSERT INTO search_grams (search_grams) VALUES ('optimize')",
 ];
 
 pub struct SearchRequest<'a> {
@@ -276,18 +290,29 @@ pub fn search(db: &dyn Sql, catalogue: &Catalogue, req: &SearchRequest) -> Resul
     let projection = projection(&req.columns, catalogue)?;
     let select: Vec<&str> = projection.iter().map(|p| p.sql.as_str()).collect();
     let want = req.limit + 1;
-    let mut rows = match statement(arms(req.query), &req.scope, resume, &select, want) {
-        Some((sql, params)) => db.execute(&sql, &params)?.rows,
-        None => Vec::new(),
+    let mut rows = Vec::new();
+    let mut found = Vec::new();
+    let mut run = |arm: Arm, rows: &mut Vec<Vec<Value>>| -> Result<()> {
+        let left = want - rows.len();
+        let (sql, params) = statement(arm, &found, &req.scope, resume, &select, left);
+        let page = db.execute(&sql, &params)?.rows;
+        found.extend(
+            page.iter()
+                .filter_map(|row| row.get(1).and_then(Value::as_i64)),
+        );
+        rows.extend(page);
+        Ok(())
     };
+    for arm in arms(req.query) {
+        if rows.len() < want && resume.is_none_or(|r| arm.rank >= r.rank) {
+            run(arm, &mut rows)?;
+        }
+    }
     // Typos last, and only when the better ranks left room: finding the candidates is a
     // statement of its own, which most searches never need.
     if rows.len() < want {
         if let Some(arm) = typo_arm(db, req.query)? {
-            let left = want - rows.len();
-            if let Some((sql, params)) = statement(vec![arm], &req.scope, resume, &select, left) {
-                rows.extend(db.execute(&sql, &params)?.rows);
-            }
+            run(arm, &mut rows)?;
         }
     }
 
@@ -335,8 +360,8 @@ impl Lookup {
 struct Arm {
     rank: Rank,
     lookup: Lookup,
-    /// Better ranks the index cannot exclude by itself: their rows are left out. Only
-    /// consulted once the better ranks ran out, so these sets are small on a first page.
+    /// Better ranks the index cannot exclude by itself, looked up again when a cursor
+    /// skipped them (a first page excludes the rows they found instead).
     except: Vec<Lookup>,
 }
 
@@ -352,66 +377,68 @@ fn check_sql(check: Check, alias: &str) -> (String, Value) {
     (sql, Value::Text(text))
 }
 
-/// The statement of `arms` and its parameters, at most `n` rows; `None` when the cursor is
-/// past every arm.
+/// The statement of `arm` and its parameters, at most `n` rows, after the cursor when it
+/// points into the arm's rank; `found` holds the row ids the better ranks found.
 fn statement(
-    arms: Vec<Arm>,
+    arm: Arm,
+    found: &[i64],
     scope: &Where,
     resume: Option<Resume>,
     select: &[&str],
     n: usize,
-) -> Option<(String, Vec<Value>)> {
-    let mut parts = Vec::new();
-    let mut params = Vec::new();
-    for arm in arms
-        .into_iter()
-        .filter(|a| resume.is_none_or(|r| a.rank >= r.rank))
-    {
-        let index = arm.lookup.index;
-        let mut conditions = vec![format!("{index} MATCH ?")];
-        params.push(Value::Text(arm.lookup.matches));
-        if let Some(r) = resume.filter(|r| r.rank == arm.rank) {
-            conditions.push(format!("{index}.rowid > ?"));
-            params.push((-r.rowid).into());
+) -> (String, Vec<Value>) {
+    let index = arm.lookup.index;
+    let mut conditions = vec![format!("{index} MATCH ?")];
+    let mut params = vec![Value::Text(arm.lookup.matches)];
+    if let Some(r) = resume.filter(|r| r.rank == arm.rank) {
+        conditions.push(format!("{index}.rowid > ?"));
+        params.push((-r.rowid).into());
+    }
+    for check in arm.lookup.checks {
+        let (sql, value) = check_sql(check, "c");
+        conditions.push(sql);
+        params.push(value);
+    }
+    // Leave out the better ranks' rows. Without a cursor, every better rank ran from its
+    // start in this request and stopped short of a full page: `found` is all of them. A
+    // cursor skipped them, so their look-ups run again inside the statement.
+    match resume {
+        None if found.is_empty() => {}
+        None => {
+            let ids: Vec<String> = found.iter().map(i64::to_string).collect();
+            conditions.push(format!("c.id NOT IN ({})", ids.join(", ")));
         }
-        for check in arm.lookup.checks {
-            let (sql, value) = check_sql(check, "c");
-            conditions.push(sql);
-            params.push(value);
-        }
-        for except in arm.except {
-            let x = except.index;
-            let mut inner = vec![format!("{x} MATCH ?")];
-            params.push(Value::Text(except.matches));
-            for check in except.checks {
-                let (sql, value) = check_sql(check, "c2");
-                inner.push(sql);
-                params.push(value);
+        Some(_) => {
+            for except in arm.except {
+                let x = except.index;
+                let mut inner = vec![format!("{x} MATCH ?")];
+                params.push(Value::Text(except.matches));
+                for check in except.checks {
+                    let (sql, value) = check_sql(check, "c2");
+                    inner.push(sql);
+                    params.push(value);
+                }
+                conditions.push(format!(
+                    "c.id NOT IN (SELECT -{x}.rowid FROM {x} CROSS JOIN contacts c2 ON c2.id = -{x}.rowid \
+                     WHERE {})",
+                    inner.join(" AND ")
+                ));
             }
-            conditions.push(format!(
-                "c.id NOT IN (SELECT -{x}.rowid FROM {x} CROSS JOIN contacts c2 ON c2.id = -{x}.rowid \
-                 WHERE {})",
-                inner.join(" AND ")
-            ));
         }
-        conditions.push(format!("({})", scope.sql));
-        params.extend(scope.params.iter().cloned());
-        let columns: String = select.iter().map(|s| format!(", {s}")).collect();
-        // CROSS JOIN keeps the index as the outer loop: driving from `contacts` (say, by
-        // the `blocked` index) would re-run the FTS query once per contact.
-        parts.push(format!(
-            "SELECT * FROM (SELECT {rank} AS rank, c.id, c.contact_id{columns} \
-             FROM {index} CROSS JOIN contacts c ON c.id = -{index}.rowid \
-             WHERE {conditions} ORDER BY {index}.rowid LIMIT {n})",
-            rank = arm.rank as i64,
-            conditions = conditions.join(" AND "),
-        ));
     }
-    if parts.is_empty() {
-        return None;
-    }
-    let sql = format!("{} LIMIT {n}", parts.join(" UNION ALL "));
-    Some((sql, params))
+    conditions.push(format!("({})", scope.sql));
+    params.extend(scope.params.iter().cloned());
+    let columns: String = select.iter().map(|s| format!(", {s}")).collect();
+    // CROSS JOIN keeps the index as the outer loop: driving from `contacts` (say, by the
+    // `blocked` index) would re-run the FTS query once per contact.
+    let sql = format!(
+        "SELECT {rank} AS rank, c.id, c.contact_id{columns} \
+         FROM {index} CROSS JOIN contacts c ON c.id = -{index}.rowid \
+         WHERE {conditions} ORDER BY {index}.rowid LIMIT {n}",
+        rank = arm.rank as i64,
+        conditions = conditions.join(" AND "),
+    );
+    (sql, params)
 }
 
 fn arms(query: &Query) -> Vec<Arm> {
