@@ -33,6 +33,7 @@ use crate::error::{Error, Result};
 use crate::fields::Catalogue;
 use crate::history;
 use crate::repo;
+use crate::search;
 use crate::settings::{AutocreateSettings, ChannelRule};
 use crate::store::{placeholders, write_tx, Sql, Value};
 use crate::values::{time, Channel, ContactId};
@@ -117,10 +118,12 @@ pub fn process_with(
     loop {
         let result = write_tx(db, || {
             prune(db, retention)?;
-            events
+            let outcomes = events
                 .iter()
                 .map(|ev| apply(db, settings, ev))
-                .collect::<Result<Vec<_>>>()
+                .collect::<Result<Vec<_>>>()?;
+            search::upkeep(db)?;
+            Ok(outcomes)
         });
         match result {
             Err(Error::Storage(m)) if is_busy(&m) && attempt < BUSY_RETRIES => attempt += 1,

@@ -7,6 +7,7 @@ use crate::contact::{dedup_tags, Contact, Edit, EditMode, Identity, COLUMNS};
 use crate::error::{Error, Result};
 use crate::fields::Catalogue;
 use crate::history;
+use crate::search;
 use crate::store::{placeholders, write_tx, Sql, Value};
 use crate::values::{time, Channel, ContactId, Region};
 
@@ -43,6 +44,7 @@ pub fn create(ctx: Ctx, body: &Json) -> Result<Contact> {
         let keys = edit.apply(&mut contact, ctx.catalogue);
         insert(ctx.db, &mut contact, edit.contact_id.is_none())?;
         history::record(ctx.db, contact.contact_id(), "create", ctx.actor, &keys)?;
+        search::upkeep(ctx.db)?;
         Ok(contact)
     })
 }
@@ -332,6 +334,7 @@ pub fn update(ctx: Ctx, contact_id: &str, body: &Json, if_match: Option<&str>) -
         }
         save(ctx.db, &before, &mut contact)?;
         history::record(ctx.db, contact_id, "update", ctx.actor, &changed)?;
+        search::upkeep(ctx.db)?;
         Ok(contact)
     })
 }

@@ -4,7 +4,8 @@
 //!
 //! Two FTS5 indexes, kept in step with `contacts` by triggers (so every writer — create,
 //! update, delete, merge, import, auto-create, bulk — keeps them current in its own
-//! transaction, and none has to know they exist):
+//! transaction, and none has to know they exist; writers that add or change contacts also
+//! call [`upkeep`], which keeps each index in few segments):
 //! - `search_words` (unicode61, diacritics removed, prefix indexes for 1 to 3 characters):
 //!   name words, each email as one token, phone digits, searchable custom values. Answers
 //!   the exact rank, the prefix rank of numbers and of words up to three letters, custom
@@ -27,6 +28,7 @@
 //! exact.
 
 mod typo;
+mod upkeep;
 mod words;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -38,6 +40,7 @@ use crate::fields::Catalogue;
 use crate::query::{item_json, projection, Page, Where};
 use crate::store::{Sql, Value};
 
+pub use upkeep::upkeep;
 pub use words::{Check, Query, Rank, MAX_QUERY_CHARS};
 
 /// `x` with the letters of [`words::FOLD`] folded (SQLite's `remove_diacritics` keeps them).
@@ -243,12 +246,13 @@ pub const REINDEX: &[&str] = &[
        UNION SELECT search_last FROM contacts WHERE search_last <> ''",
 ];
 
-/// Merges each index into a single segment, for whoever has just written many contacts at
-/// once (a rebuild, an import). FTS5 writes every transaction's entries as a new segment and
-/// merges them only level by level, so a bulk load leaves several large segments behind
+/// Merges each index into a single segment at once, for whoever has just written many
+/// contacts (a rebuild, an import). FTS5 writes every transaction's entries as a new segment
+/// and merges them only level by level, so a bulk load leaves several large segments behind
 /// (ten after a million contacts in batches), and every look-up walks each of them: an
 /// email window 0.95 ms with ten segments, 0.10 ms with one (docs/benchmarks.md). About
-/// four seconds at a million contacts; the small segments of later writes stay cheap.
+/// four seconds at a million contacts; [`upkeep`] does the same work a little at a time
+/// as single writes grow the index.
 pub const OPTIMIZE: &[&str] = &[
     "INSERT INTO search_words (search_words) VALUES ('optimize')",
     "INSERT INTO search_grams (search_grams) VALUES ('optimize')",

@@ -1,0 +1,263 @@
+//! Keeping each FTS5 index in few large segments while single writes grow it.
+//!
+//! FTS5 writes each transaction's entries as a new segment and merges segments only within a
+//! level, four at a time: however the contacts arrive (a chat at a time or in batches), a
+//! large index ends up in about ten segments, three of them at each of the top levels, and
+//! every look-up walks each one (a search's p99 about doubles, docs/benchmarks.md). Spin has
+//! no background work, so writers call [`upkeep`] in their transactions: it reads each
+//! index's structure record and, when a second large segment has grown, starts FTS5's
+//! incremental full merge (`'merge', -1`). FTS5's own automerge then carries that merge on,
+//! a few pages per written leaf, in the transactions that follow.
+
+use crate::error::Result;
+use crate::store::{Sql, Value};
+
+/// The indexes kept in shape (the names vocabulary is small and rarely written).
+const INDEXES: [&str; 2] = ["search_words", "search_grams"];
+
+/// The row of `<index>_data` that holds the structure record (FTS5's `FTS5_STRUCTURE_ROWID`).
+const STRUCTURE_ROW: i64 = 10;
+
+/// A segment counts as large from this fraction of the largest one's pages: a full merge
+/// rewrites the whole index, so it starts once the rest has grown to an eighth of it
+/// (about nine pages rewritten per page added, on top of FTS5's own merging).
+const LARGE_FRACTION: u64 = 8;
+
+/// Starts a full merge of each index that has two large segments and no merge under way.
+pub fn upkeep(db: &dyn Sql) -> Result<()> {
+    for index in INDEXES {
+        let rows = db.execute(
+            &format!("SELECT block FROM {index}_data WHERE id = ?"),
+            &[STRUCTURE_ROW.into()],
+        )?;
+        let Some(Value::Blob(record)) = rows.rows.first().and_then(|r| r.first()) else {
+            continue;
+        };
+        // A record this code cannot read (a future FTS5 format) only means no upkeep.
+        if Structure::decode(record).is_some_and(|s| s.wants_full_merge()) {
+            db.execute(
+                &format!("INSERT INTO {index} ({index}, rank) VALUES ('merge', -1)"),
+                &[],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// What upkeep needs of an FTS5 structure record: per level, whether a merge is under way
+/// and each segment's size in pages.
+#[derive(Debug, PartialEq)]
+struct Structure {
+    levels: Vec<Level>,
+}
+
+#[derive(Debug, PartialEq)]
+struct Level {
+    merging: bool,
+    pages: Vec<u64>,
+}
+
+/// Marks the second version of the record (with tombstone and origin fields per segment),
+/// written by tables with `contentless_delete`.
+const V2_MARKER: [u8; 4] = [0xff, 0x00, 0x00, 0x01];
+
+impl Structure {
+    /// Reads the record as `fts5StructureDecode` (SQLite's fts5_index.c) does: a 4-byte
+    /// cookie, the V2 marker if any, level and segment counts and the write counter, then per
+    /// level its merge count and segments (id, first and last leaf page, and in V2 five more
+    /// numbers). `None` when the record does not parse whole.
+    fn decode(record: &[u8]) -> Option<Structure> {
+        let mut r = Reader {
+            bytes: record,
+            at: 4,
+        };
+        let v2 = record.get(4..8) == Some(&V2_MARKER[..]);
+        if v2 {
+            r.at += 4;
+        }
+        let level_count = r.varint()?;
+        let segment_count = r.varint()?;
+        let _write_counter = r.varint()?;
+        let mut levels = Vec::new();
+        let mut seen = 0;
+        for _ in 0..level_count {
+            let merging = r.varint()? > 0;
+            let count = r.varint()?;
+            let mut pages = Vec::new();
+            for _ in 0..count {
+                let _segment_id = r.varint()?;
+                let first = r.varint()?;
+                let last = r.varint()?;
+                if v2 {
+                    for _ in 0..5 {
+                        r.varint()?;
+                    }
+                }
+                pages.push(last.checked_sub(first)? + 1);
+            }
+            seen += count;
+            levels.push(Level { merging, pages });
+        }
+        (seen == segment_count && r.at == record.len()).then_some(Structure { levels })
+    }
+
+    fn wants_full_merge(&self) -> bool {
+        let largest = self.largest();
+        !self.levels.iter().any(|l| l.merging)
+            && self
+                .pages()
+                .filter(|p| p * LARGE_FRACTION >= largest)
+                .count()
+                >= 2
+    }
+
+    fn pages(&self) -> impl Iterator<Item = u64> + '_ {
+        self.levels.iter().flat_map(|l| l.pages.iter().copied())
+    }
+
+    fn largest(&self) -> u64 {
+        self.pages().max().unwrap_or(0)
+    }
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    /// SQLite's varint: big-endian groups of 7 bits, high bit set on all but the last byte;
+    /// a ninth byte contributes all 8 bits.
+    fn varint(&mut self) -> Option<u64> {
+        let mut value: u64 = 0;
+        for i in 0..9 {
+            let byte = *self.bytes.get(self.at)?;
+            self.at += 1;
+            if i == 8 {
+                return Some((value << 8) | u64::from(byte));
+            }
+            value = (value << 7) | u64::from(byte & 0x7f);
+            if byte & 0x80 == 0 {
+                return Some(value);
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::native::NativeSql;
+    use crate::schema;
+
+    fn structure(db: &NativeSql, index: &str) -> Structure {
+        let rows = db
+            .execute(
+                &format!("SELECT block FROM {index}_data WHERE id = 10"),
+                &[],
+            )
+            .unwrap();
+        match rows.rows[0][0] {
+            Value::Blob(ref b) => Structure::decode(b).expect("a readable structure record"),
+            ref other => panic!("structure record is {other:?}"),
+        }
+    }
+
+    fn insert_one_per_transaction(db: &NativeSql, from: usize, n: usize, tend: bool) {
+        for i in from..from + n {
+            crate::store::write_tx(db, || {
+                db.execute(
+                    "INSERT INTO contacts (contact_id, first_name, last_name, display_name, email, \
+                     email_norm, created_at, updated_at) VALUES (?, ?, 'Lima', 'x', ?, ?, 't', 't')",
+                    &[
+                        format!("c{i}").into(),
+                        format!("Ana{i}").into(),
+                        format!("ana{i}@x.io").into(),
+                        format!("ana{i}@x.io").into(),
+                    ],
+                )?;
+                if tend {
+                    upkeep(db)?;
+                }
+                Ok::<_, crate::Error>(())
+            })
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn varints_read_as_sqlite_writes_them() {
+        let mut r = Reader {
+            bytes: &[0x05, 0x81, 0x00, 0xff, 0x7f],
+            at: 0,
+        };
+        assert_eq!(r.varint(), Some(5));
+        assert_eq!(r.varint(), Some(128));
+        assert_eq!(r.varint(), Some(0x3fff));
+        assert_eq!(r.varint(), None);
+        let nine = [0xffu8; 9];
+        let mut r = Reader {
+            bytes: &nine,
+            at: 0,
+        };
+        assert_eq!(r.varint(), Some(u64::MAX));
+    }
+
+    #[test]
+    fn a_cut_or_padded_record_is_not_read() {
+        let db = NativeSql::open_in_memory();
+        schema::ensure(&db).unwrap();
+        insert_one_per_transaction(&db, 0, 20, false);
+        let rows = db
+            .execute("SELECT block FROM search_grams_data WHERE id = 10", &[])
+            .unwrap();
+        let Value::Blob(ref record) = rows.rows[0][0] else {
+            panic!("no record")
+        };
+        assert!(Structure::decode(record).is_some());
+        assert!(Structure::decode(&record[..record.len() - 1]).is_none());
+        let mut padded = record.clone();
+        padded.push(0);
+        assert!(Structure::decode(&padded).is_none());
+    }
+
+    #[test]
+    fn two_large_segments_and_no_merge_under_way_want_a_full_merge() {
+        let level = |merging, pages: &[u64]| Level {
+            merging,
+            pages: pages.to_vec(),
+        };
+        let s = |levels| Structure { levels };
+        assert!(!s(vec![level(false, &[800])]).wants_full_merge());
+        assert!(!s(vec![level(false, &[1, 2, 3]), level(false, &[800])]).wants_full_merge());
+        assert!(s(vec![level(false, &[100]), level(false, &[800])]).wants_full_merge());
+        assert!(!s(vec![level(false, &[100]), level(true, &[800, 700])]).wants_full_merge());
+    }
+
+    #[test]
+    fn upkeep_merges_what_single_writes_leave_behind() {
+        let db = NativeSql::open_in_memory();
+        schema::ensure(&db).unwrap();
+        insert_one_per_transaction(&db, 0, 3_000, false);
+        let left = structure(&db, "search_grams");
+        assert!(left.wants_full_merge(), "{left:?}");
+
+        insert_one_per_transaction(&db, 3_000, 3_000, true);
+        for index in INDEXES {
+            let s = structure(&db, index);
+            assert!(!s.wants_full_merge(), "{index}: {s:?}");
+        }
+        let now = structure(&db, "search_grams");
+        assert!(now.largest() > 2 * left.largest(), "{left:?}\n{now:?}");
+        // The index still answers every row.
+        let n = db
+            .execute(
+                "SELECT count(*) FROM search_grams WHERE search_grams MATCH 'lima'",
+                &[],
+            )
+            .unwrap()
+            .scalar_i64();
+        assert_eq!(n, Some(6_000));
+    }
+}
