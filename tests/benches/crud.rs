@@ -1,6 +1,8 @@
 //! Create-contact and get-contact through the host at 1,000,000 contacts, next to the same
 //! work done natively on the same database file.
 //!
+//! The load comes from a child process (`bench::load_in_child`), as clients do.
+//!
 //! `cargo bench -p contacts-e2e --bench crud` (CONTACTS=<n> to change the size).
 
 use std::sync::atomic::AtomicU64;
@@ -25,14 +27,57 @@ where
     bench::load(conns, WARMUP, RUN, Arc::new(AtomicU64::new(0)), op)
 }
 
+/// A load client, in a child process (`bench::load_in_child`): `case base conns contacts`.
+fn client(args: &[String]) {
+    let [case, base, conns, contacts] = args else {
+        panic!("load client arguments: {args:?}");
+    };
+    let conns: usize = conns.parse().expect("connections");
+    let contacts: u64 = contacts.parse().expect("contacts");
+    let (base, auth) = (base.clone(), format!("Bearer {ADMIN}"));
+    let f = match case.as_str() {
+        "get" => load(conns, move |agent, _, i| {
+            let n = (i.wrapping_mul(2_654_435_761)) % contacts;
+            let r = agent
+                .get(&format!("{base}/api/contacts/{}", seed::contact_id(n)))
+                .set("authorization", &auth)
+                .call();
+            bench::answer(r, 200).map(drop)
+        }),
+        "create-phone" => load(conns, move |agent, t, i| {
+            let body = json!({"first_name": "Bench", "last_name": format!("C{conns}-{t}-{i}"),
+                              "phone": format!("({}) {:03}-{:04}", if conns == 1 { 718 } else { 347 }, 200 + (i / 10_000) % 800, i % 10_000)});
+            let r = agent
+                .post(&format!("{base}/api/contacts"))
+                .set("authorization", &auth)
+                .send_json(body);
+            bench::answer(r, 201).map(drop)
+        }),
+        "create-email" => load(conns, move |agent, t, i| {
+            let body = json!({"email": format!("bench-{t}-{i}@example.org")});
+            let r = agent
+                .post(&format!("{base}/api/contacts"))
+                .set("authorization", &auth)
+                .send_json(body);
+            bench::answer(r, 201).map(drop)
+        }),
+        other => panic!("no load case {other}"),
+    };
+    bench::report_to_parent(&f);
+}
+
 fn main() {
+    // SAFETY: first thing in main: no other thread exists and nothing has opened SQLite.
+    unsafe { spin_host::prepare_process() };
+    if let Some(args) = bench::child_args() {
+        return client(&args);
+    }
     let contacts = seed::bench_size();
     eprintln!("seeding or reusing {contacts} contacts…");
     let cached = seed::state_dir(contacts);
     let state = seed::writable_copy(&cached);
     let host = bench::start_host(state.path());
-    let base = Arc::new(host.base_url());
-    let auth = format!("Bearer {ADMIN}");
+    let base = host.base_url();
 
     println!("contacts in the database: {contacts}");
     println!(
@@ -48,43 +93,26 @@ fn main() {
         )
     };
 
+    let in_child = |case: &str, conns: usize| {
+        bench::load_in_child(&[
+            case.to_owned(),
+            base.clone(),
+            conns.to_string(),
+            contacts.to_string(),
+        ])
+    };
     for conns in [1, 4] {
-        let (b, a) = (Arc::clone(&base), auth.clone());
-        let f = load(conns, move |agent, _, i| {
-            let n = (i.wrapping_mul(2_654_435_761)) % contacts;
-            let r = agent
-                .get(&format!("{b}/api/contacts/{}", seed::contact_id(n)))
-                .set("authorization", &a)
-                .call();
-            bench::answer(r, 200).map(drop)
-        });
+        let f = in_child("get", conns);
         row(&format!("GET /api/contacts/{{id}} host, {conns} conn"), &f);
     }
     for conns in [1, 4] {
-        let (b, a) = (Arc::clone(&base), auth.clone());
-        let f = load(conns, move |agent, t, i| {
-            let body = json!({"first_name": "Bench", "last_name": format!("C{conns}-{t}-{i}"),
-                              "phone": format!("({}) {:03}-{:04}", if conns == 1 { 718 } else { 347 }, 200 + (i / 10_000) % 800, i % 10_000)});
-            let r = agent
-                .post(&format!("{b}/api/contacts"))
-                .set("authorization", &a)
-                .send_json(body);
-            bench::answer(r, 201).map(drop)
-        });
+        let f = in_child("create-phone", conns);
         row(
             &format!("POST /api/contacts host, {conns} conn (phone)"),
             &f,
         );
     }
-    let (b, a) = (Arc::clone(&base), auth.clone());
-    let f = load(4, move |agent, t, i| {
-        let body = json!({"email": format!("bench-{t}-{i}@example.org")});
-        let r = agent
-            .post(&format!("{b}/api/contacts"))
-            .set("authorization", &a)
-            .send_json(body);
-        bench::answer(r, 201).map(drop)
-    });
+    let f = in_child("create-email", 4);
     row("POST /api/contacts host, 4 conn (email only)", &f);
     drop(host);
 

@@ -114,6 +114,8 @@ fn post_signed(
 }
 
 fn main() {
+    // SAFETY: first thing in main: no other thread exists and nothing has opened SQLite.
+    unsafe { spin_host::prepare_process() };
     let contacts = seed::bench_size();
     let run = Duration::from_secs_f64(
         std::env::var("HOOKS_BENCH_SECONDS")

@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 const ROWS: i64 = 100_000;
 
 fn main() -> anyhow::Result<()> {
+    // SAFETY: first thing in main: no other thread exists and nothing has opened SQLite.
+    unsafe { spin_host::prepare_process() };
     let seconds: f64 = std::env::var("HOST_BENCH_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -33,6 +33,32 @@ impl Figures {
         }
     }
 
+    /// One line of text that [`Figures::from_line`] reads back.
+    fn to_line(&self) -> String {
+        format!(
+            "figures {} {} {} {} {}",
+            self.p50.as_nanos(),
+            self.p99.as_nanos(),
+            self.mean.as_nanos(),
+            self.n,
+            self.per_sec
+        )
+    }
+
+    fn from_line(line: &str) -> Option<Figures> {
+        let mut parts = line.strip_prefix("figures ")?.split(' ');
+        let mut nanos =
+            || -> Option<Duration> { Some(Duration::from_nanos(parts.next()?.parse().ok()?)) };
+        let (p50, p99, mean) = (nanos()?, nanos()?, nanos()?);
+        Some(Figures {
+            p50,
+            p99,
+            mean,
+            n: parts.next()?.parse().ok()?,
+            per_sec: parts.next()?.parse().ok()?,
+        })
+    }
+
     /// Figures of samples taken one after another: the rate is over their sum.
     pub fn sequential(samples: Vec<Duration>) -> Figures {
         let wall = samples.iter().sum();
@@ -120,6 +146,39 @@ pub fn answer(
         return Err(format!("status {status}: {body}"));
     }
     serde_json::from_str(&body).map_err(|e| format!("status {status}, not JSON ({e}): {body}"))
+}
+
+/// The first argument that makes a bench binary a load client (see [`load_in_child`]).
+const CHILD_FLAG: &str = "--load-client";
+
+/// Runs [`load`] in a child process (this same bench binary, run with `args` after
+/// [`CHILD_FLAG`]) and returns its figures: a server's clients are other processes, and
+/// inside the host's process the client threads would share its allocator and its locks.
+pub fn load_in_child(args: &[String]) -> Figures {
+    let exe = std::env::current_exe().expect("bench binary");
+    let out = std::process::Command::new(exe)
+        .arg(CHILD_FLAG)
+        .args(args)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("running the load client");
+    assert!(out.status.success(), "load client failed: {}", out.status);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout
+        .lines()
+        .find_map(Figures::from_line)
+        .unwrap_or_else(|| panic!("no figures from the load client: {stdout}"))
+}
+
+/// In a bench binary started by [`load_in_child`]: the arguments it was given.
+pub fn child_args() -> Option<Vec<String>> {
+    let mut args = std::env::args().skip(1);
+    (args.next().as_deref() == Some(CHILD_FLAG)).then(|| args.collect())
+}
+
+/// Prints `f` for [`load_in_child`] to read back.
+pub fn report_to_parent(f: &Figures) {
+    println!("{}", f.to_line());
 }
 
 /// The app (built once) served by the host on `state_dir`, with the bench admin token.

@@ -58,12 +58,18 @@ pub fn bench_size() -> u64 {
         .unwrap_or(1_000_000)
 }
 
-/// Copies a cached state dir into a fresh temporary one, for benchmarks that write.
+/// Copies a cached state dir into a fresh temporary one, for benchmarks that write. The copy
+/// is synced before it is returned: otherwise the kernel writes the 1.2 GB back to disk while
+/// the first cases are being measured.
 pub fn writable_copy(dir: &Path) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().expect("temp dir");
     for entry in std::fs::read_dir(dir).expect("state dir") {
         let entry = entry.expect("entry");
-        std::fs::copy(entry.path(), tmp.path().join(entry.file_name())).expect("copy");
+        let to = tmp.path().join(entry.file_name());
+        std::fs::copy(entry.path(), &to).expect("copy");
+        std::fs::File::open(&to)
+            .and_then(|f| f.sync_all())
+            .expect("sync the copy");
     }
     tmp
 }

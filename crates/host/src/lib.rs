@@ -46,6 +46,7 @@ mod state;
 mod storage;
 
 pub use app_build::{build_app, build_once};
+pub use storage::prepare_process;
 
 use anyhow::{Context, Result};
 use manifest::App;
@@ -88,7 +89,6 @@ pub fn start(cfg: HostConfig) -> Result<RunningHost> {
     let variables = app.resolve_variables(|name| std::env::var(name).ok(), &cfg.variables)?;
     std::fs::create_dir_all(&cfg.state_dir)
         .with_context(|| format!("cannot create state dir {}", cfg.state_dir.display()))?;
-    storage::keep_freed_memory();
     let storage = Arc::new(Storage::new(&cfg.state_dir));
     let mut components = HashMap::new();
     for (id, decl) in &app.components {

@@ -24,6 +24,8 @@ struct UpArgs {
 }
 
 fn main() {
+    // SAFETY: first thing in main: no other thread exists and nothing has opened SQLite.
+    unsafe { spin_host::prepare_process() };
     if let Err(e) = run(std::env::args().skip(1).collect()) {
         eprintln!("Error: {e:#}");
         std::process::exit(1);

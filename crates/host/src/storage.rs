@@ -28,7 +28,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// allocator trims that memory away and the next request faults it back in page by page:
 /// ~190 page faults and ~0.3 ms per search at 1M contacts. Up to 8 MiB of free memory per
 /// malloc arena stays with the process; allocations above 4 MiB still map their own pages.
-pub fn keep_freed_memory() {
+fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         const TRIM_ABOVE: libc::c_int = 8 << 20;
@@ -39,6 +39,38 @@ pub fn keep_freed_memory() {
             libc::mallopt(libc::M_MMAP_THRESHOLD, MAP_ABOVE);
         }
     }
+}
+
+/// Turns off SQLite's memory statistics, which take one process-wide mutex on every
+/// allocation of every connection; nothing here reads them. With four requests at once they
+/// made that mutex the bottleneck: GETs at 1M contacts from 4 connections, 1,330–1,410 req/s
+/// with them, 2,240–2,400 without (docs/benchmarks.md).
+///
+/// # Safety
+/// Must run before SQLite is initialized and while no other thread uses SQLite
+/// (`sqlite3_config`'s contract); afterwards it returns `SQLITE_MISUSE` and changes nothing.
+unsafe fn skip_sqlite_memory_statistics() {
+    // SAFETY: the caller upholds sqlite3_config's contract; SQLITE_CONFIG_MEMSTATUS takes
+    // one int.
+    unsafe {
+        rusqlite::ffi::sqlite3_config(
+            rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS,
+            0 as std::os::raw::c_int,
+        );
+    }
+}
+
+/// Tunes the process's allocators for serving: [`keep_freed_memory`] and
+/// [`skip_sqlite_memory_statistics`].
+///
+/// # Safety
+/// Call first thing in `main`, before any other thread exists and before anything opens
+/// SQLite (`sqlite3_config` is not thread-safe). [`crate::start`] does not call it, because
+/// tests start hosts beside threads that already use SQLite.
+pub unsafe fn prepare_process() {
+    keep_freed_memory();
+    // SAFETY: forwarded from this function's contract.
+    unsafe { skip_sqlite_memory_statistics() };
 }
 
 /// One host's state directory.
