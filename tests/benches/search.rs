@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use contacts_core::fields::{custom, Catalogue, CustomFieldDef, DEFAULT_COLUMNS};
 use contacts_core::native::NativeSql;
 use contacts_core::query::system_segment;
-use contacts_core::search::{self, Query, SearchRequest, OPTIMIZE, REINDEX};
+use contacts_core::search::{self, Query, SearchRequest};
 use contacts_core::store::{write_tx, Sql, Value};
 use contacts_core::{repo, schema, Error};
 use contacts_e2e::bench::{self, ms, Figures};
@@ -221,15 +221,9 @@ fn main() {
 
     // Index build: both indexes from scratch over every contact.
     let t0 = Instant::now();
-    write_tx(&db, || {
-        for statement in REINDEX.iter().chain(OPTIMIZE) {
-            db.execute(statement, &[])?;
-        }
-        Ok::<_, Error>(())
-    })
-    .expect("reindex");
+    write_tx(&db, || search::reindex(&db)).expect("reindex");
     println!(
-        "index build (REINDEX and OPTIMIZE of {contacts} contacts, one transaction): {:.1} s",
+        "index build (search::reindex of {contacts} contacts, one transaction): {:.1} s",
         t0.elapsed().as_secs_f64()
     );
     report_size(&db_file, size);

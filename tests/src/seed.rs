@@ -95,14 +95,8 @@ fn seed(path: &Path, n: u64) {
         .expect("seed batch");
         start = end;
     }
-    // As a bulk writer (an import) leaves it: see `search::OPTIMIZE`.
-    write_tx(&db, || {
-        for statement in search::OPTIMIZE {
-            db.execute(statement, &[])?;
-        }
-        Ok::<_, Error>(())
-    })
-    .expect("optimize the search indexes");
+    // As a bulk writer (an import) leaves it: see `search::optimize`.
+    write_tx(&db, || search::optimize(&db)).expect("optimize the search indexes");
     schema::analyze(&db, None).expect("analyze");
 }
 

@@ -223,12 +223,8 @@ pub const SCHEMA: &[&str] = &[
      END",
 ];
 
-/// Rebuilds both indexes from `contacts`, one statement at a time in the caller's
-/// transaction: for a database restored without them, or to drop the values of deleted
-/// custom fields, which stay findable until their contact is next written. At a million
-/// contacts this takes about a minute (docs/benchmarks.md), so it is run natively, never
-/// inside a request; follow it with [`OPTIMIZE`].
-pub const REINDEX: &[&str] = &[
+/// What [`reindex`] runs before [`optimize`].
+const REINDEX: &[&str] = &[
     "INSERT INTO search_words (search_words) VALUES ('delete-all')",
     "INSERT INTO search_grams (search_grams) VALUES ('delete-all')",
     concat!(
@@ -246,17 +242,39 @@ pub const REINDEX: &[&str] = &[
        UNION SELECT search_last FROM contacts WHERE search_last <> ''",
 ];
 
-/// Merges each index into a single segment at once, for whoever has just written many
-/// contacts (a rebuild, an import). FTS5 writes every transaction's entries as a new segment
+/// What [`optimize`] runs.
+const OPTIMIZE: &[&str] = &[
+    "INSERT INTO search_words (search_words) VALUES ('optimize')",
+    "INSERT INTO search_grams (search_grams) VALUES ('optimize')",
+];
+
+/// Rebuilds both indexes from `contacts`, then [`optimize`]s them, one statement at a time
+/// in the caller's transaction: for a database restored without them, or to drop the values
+/// of deleted custom fields, which stay findable until their contact is next written. At a
+/// million contacts this takes about a minute (docs/benchmarks.md), so it is run natively,
+/// never inside a request.
+pub fn reindex(db: &dyn Sql) -> Result<()> {
+    run_all(db, REINDEX)?;
+    optimize(db)
+}
+
+/// Merges each index into a single segment at once, in the caller's transaction, for
+/// whoever has just written many contacts (a rebuild, an import). FTS5 writes every transaction's entries as a new segment
 /// and merges them only level by level, so a bulk load leaves several large segments behind
 /// (ten after a million contacts in batches), and every look-up walks each of them: an
 /// email window 0.95 ms with ten segments, 0.10 ms with one (docs/benchmarks.md). About
 /// four seconds at a million contacts; [`upkeep`] does the same work a little at a time
 /// as single writes grow the index.
-pub const OPTIMIZE: &[&str] = &[
-    "INSERT INTO search_words (search_words) VALUES ('optimize')",
-    "INSERT INTO search_grams (search_grams) VALUES ('optimize')",
-];
+pub fn optimize(db: &dyn Sql) -> Result<()> {
+    run_all(db, OPTIMIZE)
+}
+
+fn run_all(db: &dyn Sql, statements: &[&str]) -> Result<()> {
+    for statement in statements {
+        db.execute(statement, &[])?;
+    }
+    Ok(())
+}
 
 pub struct SearchRequest<'a> {
     pub query: &'a Query,

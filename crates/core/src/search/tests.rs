@@ -477,13 +477,7 @@ fn reindex_rebuilds_what_the_triggers_built() {
     let before: Vec<_> = queries.iter().map(|q| find(&db, q)).collect();
     assert!(before.iter().all(|f| !f.is_empty()));
     custom::delete(&db, "tier").unwrap();
-    crate::store::write_tx(&db, || {
-        for statement in REINDEX.iter().chain(OPTIMIZE) {
-            db.execute(statement, &[])?;
-        }
-        Ok::<_, Error>(())
-    })
-    .unwrap();
+    crate::store::write_tx(&db, || reindex(&db)).unwrap();
     let after: Vec<_> = queries.iter().map(|q| find(&db, q)).collect();
     for (i, q) in queries.iter().enumerate() {
         if *q == "gold" {
