@@ -25,15 +25,21 @@ const LARGE_FRACTION: u64 = 8;
 
 /// Starts a full merge of each index that has two large segments and no merge under way.
 pub fn upkeep(db: &dyn Sql) -> Result<()> {
-    for index in INDEXES {
-        let rows = db.execute(
-            &format!("SELECT block FROM {index}_data WHERE id = ?"),
-            &[STRUCTURE_ROW.into()],
-        )?;
-        let Some(Value::Blob(record)) = rows.rows.first().and_then(|r| r.first()) else {
+    // Both records in one statement: this runs in every write request.
+    let records: Vec<String> = INDEXES
+        .iter()
+        .map(|index| format!("(SELECT block FROM {index}_data WHERE id = {STRUCTURE_ROW})"))
+        .collect();
+    let rows = db.execute(&format!("SELECT {}", records.join(", ")), &[])?;
+    let Some(records) = rows.rows.first() else {
+        return Ok(());
+    };
+    for (index, record) in INDEXES.iter().zip(records) {
+        // A missing record, or one this code cannot read (a future FTS5 format), only means
+        // no upkeep.
+        let Value::Blob(record) = record else {
             continue;
         };
-        // A record this code cannot read (a future FTS5 format) only means no upkeep.
         if Structure::decode(record).is_some_and(|s| s.wants_full_merge()) {
             db.execute(
                 &format!("INSERT INTO {index} ({index}, rank) VALUES ('merge', -1)"),
