@@ -39,6 +39,7 @@ mod app_build;
 mod engine;
 mod manifest;
 mod outbound;
+mod process;
 mod routes;
 mod server;
 mod spin_api;
@@ -46,7 +47,7 @@ mod state;
 mod storage;
 
 pub use app_build::{build_app, build_once};
-pub use storage::prepare_process;
+pub use process::prepare_process;
 
 use anyhow::{Context, Result};
 use manifest::App;

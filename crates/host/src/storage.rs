@@ -21,58 +21,6 @@ pub const KEY_VALUE_DB_FILE: &str = "sqlite_key_value.db";
 /// How long a connection waits for another connection's lock before reporting `database is locked`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Lets the process keep the memory SQLite frees, instead of handing it back to the kernel.
-///
-/// Every `open` is a fresh connection whose page cache (hundreds of KiB for a search over a
-/// large database) is freed when the request ends. With glibc's default thresholds the
-/// allocator trims that memory away and the next request faults it back in page by page:
-/// ~190 page faults and ~0.3 ms per search at 1M contacts. Up to 8 MiB of free memory per
-/// malloc arena stays with the process; allocations above 4 MiB still map their own pages.
-fn keep_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        const TRIM_ABOVE: libc::c_int = 8 << 20;
-        const MAP_ABOVE: libc::c_int = 4 << 20;
-        // SAFETY: mallopt only sets allocator thresholds; glibc serializes it with malloc.
-        unsafe {
-            libc::mallopt(libc::M_TRIM_THRESHOLD, TRIM_ABOVE);
-            libc::mallopt(libc::M_MMAP_THRESHOLD, MAP_ABOVE);
-        }
-    }
-}
-
-/// Turns off SQLite's memory statistics, which take one process-wide mutex on every
-/// allocation of every connection; nothing here reads them. With four requests at once they
-/// made that mutex the bottleneck: GETs at 1M contacts from 4 connections, 1,330–1,410 req/s
-/// with them, 2,240–2,400 without (docs/benchmarks.md).
-///
-/// # Safety
-/// Must run before SQLite is initialized and while no other thread uses SQLite
-/// (`sqlite3_config`'s contract); afterwards it returns `SQLITE_MISUSE` and changes nothing.
-unsafe fn skip_sqlite_memory_statistics() {
-    // SAFETY: the caller upholds sqlite3_config's contract; SQLITE_CONFIG_MEMSTATUS takes
-    // one int.
-    unsafe {
-        rusqlite::ffi::sqlite3_config(
-            rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS,
-            0 as std::os::raw::c_int,
-        );
-    }
-}
-
-/// Tunes the process's allocators for serving: [`keep_freed_memory`] and
-/// [`skip_sqlite_memory_statistics`].
-///
-/// # Safety
-/// Call first thing in `main`, before any other thread exists and before anything opens
-/// SQLite (`sqlite3_config` is not thread-safe). [`crate::start`] does not call it, because
-/// tests start hosts beside threads that already use SQLite.
-pub unsafe fn prepare_process() {
-    keep_freed_memory();
-    // SAFETY: forwarded from this function's contract.
-    unsafe { skip_sqlite_memory_statistics() };
-}
-
 /// One host's state directory.
 #[derive(Debug)]
 pub struct Storage {
