@@ -54,6 +54,29 @@ fn openapi_documents_every_route_spin_toml_serves() {
 }
 
 #[test]
+fn openapi_contact_schema_names_exactly_the_keys_a_read_shows() {
+    let app = App::start();
+    let doc = app.call("GET", "/api/openapi.json", None, None).body;
+    let schemas = &doc["components"]["schemas"];
+    let documented: HashSet<&String> = schemas["Contact"]["properties"]
+        .as_object()
+        .expect("Contact properties")
+        .keys()
+        .collect();
+    let created = app.post(
+        "/api/contacts",
+        &json!({"first_name": "Ana", "email": "ana@example.com"}),
+    );
+    assert_eq!(created.status, 201, "{}", created.text);
+    let read = app.get(&format!(
+        "/api/contacts/{}",
+        created.body["contact_id"].as_str().unwrap()
+    ));
+    let shown: HashSet<&String> = read.body.as_object().expect("contact").keys().collect();
+    assert_eq!(documented, shown);
+}
+
+#[test]
 fn create_normalizes_and_read_shows_everything() {
     let app = App::start();
     let created = app.post(

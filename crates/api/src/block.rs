@@ -9,26 +9,31 @@ use serde_json::json;
 use crate::http_io::{Request, Response};
 use crate::listing;
 use crate::platform::Platform;
-use crate::routes::{self, route, Access, Call, RouteDoc};
+use crate::routes::{self, ok, route, Access, Answer, Call, RouteDoc};
 
 pub const ROUTES: &[RouteDoc] = &[
     route(
         "GET",
         "/api/blocks",
         Access::Agent,
-        "Blocked contacts, a page in the caller's table columns (?sort=&fields=&limit=&cursor=)",
-    ),
+        "Blocked contacts, a page in the caller's table columns",
+        ok("ContactPage"),
+    )
+    .query(&["fields", "sort", "limit", "cursor"]),
     route(
         "POST",
         "/api/blocks",
         Access::Admin,
         "Block contacts {ids}: all or nothing; unknown Contact IDs are a 422 naming them",
-    ),
+        ok("BlockResult"),
+    )
+    .body("BlockRequest"),
     route(
         "DELETE",
         "/api/blocks/{id}",
         Access::Admin,
         "Unblock a contact",
+        Answer::NoContent,
     ),
 ];
 

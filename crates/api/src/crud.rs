@@ -14,7 +14,7 @@ use serde_json::{json, Value as Json};
 use crate::http_io::{Request, Response};
 use crate::listing;
 use crate::platform::Platform;
-use crate::routes::{self, route, Access, Call, RouteDoc};
+use crate::routes::{self, created, ok, route, Access, Answer, Call, RouteDoc};
 
 pub const ROUTES: &[RouteDoc] = &[
     route(
@@ -22,86 +22,121 @@ pub const ROUTES: &[RouteDoc] = &[
         "/api/contacts",
         Access::Agent,
         "List contacts of a segment, in the caller's table columns",
+        ok("ContactPage"),
+    )
+    .query(&["segment", "fields", "sort", "limit", "cursor"]),
+    route(
+        "POST",
+        "/api/contacts",
+        Access::Agent,
+        "Create a contact",
+        created("Contact"),
+    )
+    .body("ContactInput"),
+    route(
+        "GET",
+        "/api/contacts/{id}",
+        Access::Agent,
+        "Read a contact (ETag: its version)",
+        ok("Contact"),
     ),
-    route("POST", "/api/contacts", Access::Agent, "Create a contact"),
-    route("GET", "/api/contacts/{id}", Access::Agent, "Read a contact"),
     route(
         "PATCH",
         "/api/contacts/{id}",
         Access::Agent,
         "Update some fields of a contact (If-Match for optimistic concurrency)",
-    ),
+        ok("Contact"),
+    )
+    .body("ContactInput"),
     route(
         "DELETE",
         "/api/contacts/{id}",
         Access::Admin,
         "Delete a contact",
+        Answer::NoContent,
     ),
     route(
         "GET",
         "/api/contacts/{id}/history",
         Access::Agent,
         "A contact's history, newest first",
-    ),
+        ok("HistoryPage"),
+    )
+    .query(&["limit", "cursor"]),
     route(
         "GET",
         "/api/fields",
         Access::Agent,
         "The field catalogue: system and custom fields",
+        ok("FieldList"),
     ),
     route(
         "POST",
         "/api/fields",
         Access::Admin,
         "Define a custom field",
-    ),
+        created("Field"),
+    )
+    .body("FieldInput"),
     route(
         "PATCH",
         "/api/fields/{key}",
         Access::Admin,
         "Change a custom field's label or options",
-    ),
+        ok("Field"),
+    )
+    .body("FieldPatch"),
     route(
         "DELETE",
         "/api/fields/{key}",
         Access::Admin,
         "Delete a custom field",
+        Answer::NoContent,
     ),
     route(
         "GET",
         "/api/views/table",
         Access::Agent,
         "The caller's table columns",
+        ok("TableView"),
     ),
     route(
         "PUT",
         "/api/views/table",
         Access::Agent,
         "Save the caller's table columns",
-    ),
+        ok("TableView"),
+    )
+    .body("TableView"),
     route(
         "POST",
         "/api/tokens",
         Access::Admin,
-        "Issue a bearer token for an agent or admin login",
-    ),
+        "Issue a bearer token for an agent or admin login (shown once)",
+        created("Token"),
+    )
+    .body("TokenRequest"),
     route(
         "GET",
         "/api/settings/autocreate",
         Access::Agent,
         "Auto-create rules per channel",
+        ok("AutocreateSettings"),
     ),
     route(
         "PUT",
         "/api/settings/autocreate",
         Access::Admin,
         "Replace the auto-create rules",
-    ),
+        ok("AutocreateSettings"),
+    )
+    .body("AutocreateSettings"),
     route(
         "GET",
         "/api/openapi.json",
         Access::Public,
         "This API's OpenAPI 3.1 document",
+        ok("OpenApi"),
     ),
 ];
 

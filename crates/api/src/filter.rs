@@ -16,51 +16,62 @@ use serde_json::{json, Value as Json};
 use crate::http_io::{Request, Response};
 use crate::listing;
 use crate::platform::Platform;
-use crate::routes::{self, route, Access, Call, RouteDoc};
+use crate::routes::{self, created, ok, route, Access, Answer, Call, RouteDoc};
 
 pub const ROUTES: &[RouteDoc] = &[
     route(
         "POST",
         "/api/query",
         Access::Agent,
-        "Contacts matching {filter, segment?, sort?, limit?, cursor?, fields?}: a page and the total",
-    ),
+        "Contacts matching a filter, within a segment: a page and the total",
+        ok("QueryPage"),
+    )
+    .body("QueryRequest"),
     route(
         "GET",
         "/api/segments",
         Access::Agent,
         "Segments with their counts: All, Blocked, then the saved ones",
+        ok("SegmentList"),
     ),
     route(
         "POST",
         "/api/segments",
         Access::Agent,
-        "Save a filter as a segment {name, filter}",
-    ),
+        "Save a filter as a segment",
+        created("Segment"),
+    )
+    .body("SegmentInput"),
     route(
         "GET",
         "/api/segments/{id}",
         Access::Agent,
         "A segment with its count",
+        ok("Segment"),
     ),
     route(
         "PATCH",
         "/api/segments/{id}",
         Access::Agent,
-        "Rename a saved segment or change its filter {name?, filter?}",
-    ),
+        "Rename a saved segment or change its filter",
+        ok("Segment"),
+    )
+    .body("SegmentPatch"),
     route(
         "DELETE",
         "/api/segments/{id}",
         Access::Admin,
         "Delete a saved segment",
+        Answer::NoContent,
     ),
     route(
         "GET",
         "/api/segments/{id}/contacts",
         Access::Agent,
         "A page of a segment's contacts, in the caller's table columns",
-    ),
+        ok("ContactPage"),
+    )
+    .query(&["fields", "sort", "limit", "cursor"]),
 ];
 
 pub fn handle(req: &Request, platform: &dyn Platform) -> Response {

@@ -18,7 +18,7 @@ use serde_json::{json, Value as Json};
 
 use crate::http_io::{Response, MAX_JSON_BODY};
 use crate::problem;
-use crate::routes::{self, route, Access, Call, RouteDoc};
+use crate::routes::{self, ok, route, Access, Answer, Call, RouteDoc};
 
 pub const ROUTES: &[RouteDoc] = &[
     route(
@@ -26,25 +26,33 @@ pub const ROUTES: &[RouteDoc] = &[
         "/hooks/events",
         Access::Signed,
         "A generic platform event (X-Contacts-Signature: sha256=<HMAC of the body with events_hmac_secret>)",
-    ),
+        ok("HookResult"),
+    )
+    .body("GenericEvent"),
     route(
         "GET",
         "/hooks/meta",
         Access::Signed,
-        "Meta's webhook verification handshake (hub.mode, hub.verify_token, hub.challenge)",
-    ),
+        "Meta's webhook verification handshake: answers hub.challenge",
+        Answer::Text,
+    )
+    .query(&["hub.mode", "hub.verify_token", "hub.challenge"]),
     route(
         "POST",
         "/hooks/meta",
         Access::Signed,
         "WhatsApp Cloud API, Messenger and Instagram webhooks (X-Hub-Signature-256 with meta_app_secret)",
-    ),
+        ok("HookResults"),
+    )
+    .body("MetaDelivery"),
     route(
         "POST",
         "/hooks/telegram",
         Access::Signed,
         "A Telegram Bot API update (X-Telegram-Bot-Api-Secret-Token: telegram_secret_token)",
-    ),
+        ok("HookResults"),
+    )
+    .body("TelegramUpdate"),
 ];
 
 pub fn handle(req: &crate::Request, platform: &dyn crate::Platform) -> Response {

@@ -28,19 +28,66 @@ pub struct RouteDoc {
     pub path: &'static str,
     pub summary: &'static str,
     pub access: Access,
+    /// The query parameters it reads, each described once in [`crate::openapi`].
+    pub query: &'static [&'static str],
+    /// The schema (a name in [`crate::openapi`]'s components) of the JSON body it takes.
+    pub body: Option<&'static str>,
+    /// What it answers on success.
+    pub answer: Answer,
 }
 
+/// A route's success answer, for the OpenAPI document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// This status with a JSON body of this schema (a name in the document's components).
+    Json(u16, &'static str),
+    /// 200 with a `text/plain` body.
+    Text,
+    /// 204, no body.
+    NoContent,
+}
+
+/// 200 with a JSON body of `schema`.
+pub const fn ok(schema: &'static str) -> Answer {
+    Answer::Json(200, schema)
+}
+
+/// 201 with a JSON body of `schema`.
+pub const fn created(schema: &'static str) -> Answer {
+    Answer::Json(201, schema)
+}
+
+/// A route that takes no query parameters and no body; [`RouteDoc::query`] and
+/// [`RouteDoc::body`] say otherwise.
 pub const fn route(
     method: &'static str,
     path: &'static str,
     access: Access,
     summary: &'static str,
+    answer: Answer,
 ) -> RouteDoc {
     RouteDoc {
         method,
         path,
         summary,
         access,
+        query: &[],
+        body: None,
+        answer,
+    }
+}
+
+impl RouteDoc {
+    /// The query parameters it reads, each described once in [`crate::openapi`].
+    pub const fn query(mut self, names: &'static [&'static str]) -> RouteDoc {
+        self.query = names;
+        self
+    }
+
+    /// The schema of the JSON body it takes.
+    pub const fn body(mut self, schema: &'static str) -> RouteDoc {
+        self.body = Some(schema);
+        self
     }
 }
 

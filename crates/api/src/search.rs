@@ -9,14 +9,16 @@ use contacts_core::{Error, Result};
 use crate::http_io::{Request, Response};
 use crate::listing;
 use crate::platform::Platform;
-use crate::routes::{self, route, Access, Call, RouteDoc};
+use crate::routes::{self, ok, route, Access, Call, RouteDoc};
 
 pub const ROUTES: &[RouteDoc] = &[route(
     "GET",
     "/api/search",
     Access::Agent,
     "Search contacts by name, email, phone (fuzzy, ranked) and custom fields (whole words), within a segment",
-)];
+    ok("SearchPage"),
+)
+.query(&["q", "segment", "fields", "limit", "cursor"])];
 
 pub fn handle(req: &Request, platform: &dyn Platform) -> Response {
     routes::serve(req, platform, ROUTES, dispatch)
