@@ -150,6 +150,15 @@ fn page_of(item: Json) -> Json {
     })
 }
 
+/// An object whose one member, `member`, is an array of `schema`.
+fn list_of(member: &str, schema: &str) -> Json {
+    json!({
+        "type": "object",
+        "required": [member],
+        "properties": {member: {"type": "array", "items": schema_ref(schema)}}
+    })
+}
+
 fn strings(values: impl IntoIterator<Item = impl Into<String>>) -> Json {
     Json::Array(values.into_iter().map(|v| Json::String(v.into())).collect())
 }
@@ -209,11 +218,7 @@ fn schemas() -> Map<String, Json> {
                 "importable": {"type": "boolean"}
             }
         })),
-        ("FieldList", json!({
-            "type": "object",
-            "required": ["items"],
-            "properties": {"items": {"type": "array", "items": schema_ref("Field")}}
-        })),
+        ("FieldList", list_of("items", "Field")),
         ("FieldInput", json!({
             "type": "object",
             "required": ["key", "label", "type"],
@@ -313,11 +318,7 @@ fn schemas() -> Map<String, Json> {
                 "updated_at": {"type": "string", "format": "date-time"}
             }
         })),
-        ("SegmentList", json!({
-            "type": "object",
-            "required": ["items"],
-            "properties": {"items": {"type": "array", "items": schema_ref("Segment")}}
-        })),
+        ("SegmentList", list_of("items", "Segment")),
         ("SegmentInput", json!({
             "type": "object",
             "required": ["name", "filter"],
@@ -378,11 +379,7 @@ fn schemas() -> Map<String, Json> {
                 "duplicate": {"type": "boolean"}
             }
         })),
-        ("HookResults", json!({
-            "type": "object",
-            "required": ["results"],
-            "properties": {"results": {"type": "array", "items": schema_ref("HookResult")}}
-        })),
+        ("HookResults", list_of("results", "HookResult")),
         ("OpenApi", json!({"type": "object", "description": "This document."})),
     ]
     .into_iter()
