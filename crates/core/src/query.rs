@@ -241,13 +241,30 @@ pub fn page(db: &dyn Sql, catalogue: &Catalogue, req: &PageRequest) -> Result<Pa
         .collect();
     order.push(format!("c.id {}", if id_desc { "DESC" } else { "ASC" }));
 
-    let sql = format!(
-        "SELECT {} FROM contacts c WHERE {} ORDER BY {} LIMIT {}",
-        select.join(", "),
-        condition.sql,
-        order.join(", "),
-        req.limit + 1
-    );
+    let order = order.join(", ");
+    let sql = if keys.is_empty() {
+        // Row-id order: the scope's index or the table itself yields rows in it, no sort.
+        format!(
+            "SELECT {} FROM contacts c WHERE {} ORDER BY {order} LIMIT {}",
+            select.join(", "),
+            condition.sql,
+            req.limit + 1
+        )
+    } else {
+        // A sort key no index orders means a top-N sort over the whole scope, and SQLite
+        // builds each candidate's whole result row (a tags sub-select among them) before the
+        // sorter can reject it. So the page's ids are chosen by sorting only ids and keys, and
+        // the shown columns computed for those rows alone: 1M contacts by `updated_at` newest
+        // first took 1.29 s in one statement, 0.35 s this way (docs/benchmarks.md).
+        format!(
+            "SELECT {} FROM contacts c WHERE c.id IN \
+               (SELECT c.id FROM contacts c WHERE {} ORDER BY {order} LIMIT {}) \
+             ORDER BY {order}",
+            select.join(", "),
+            condition.sql,
+            req.limit + 1
+        )
+    };
     let rows = db.execute(&sql, &condition.params)?;
 
     let mut items = Vec::with_capacity(req.limit.min(rows.rows.len()));

@@ -1108,3 +1108,79 @@ fn pages_of_common_filters_walk_an_index_without_sorting() {
     assert!(!p.contains("TEMP B-TREE"), "{p}");
     assert!(p.contains("SEARCH t USING PRIMARY KEY"), "{p}");
 }
+
+/// Sorted pages (ties, nulls, both directions) walk every contact of the scope once, in the
+/// order one plain `ORDER BY` gives, with blocked contacts left out of segment All.
+#[test]
+fn sorted_pages_walk_the_scope_once_in_order() {
+    use crate::query::{self, PageRequest, SortKey};
+    use crate::store::Value as V;
+    let (db, cat) = setup();
+    let cities = ["Paris", "lyon", "Nice"];
+    for i in 0..120_i64 {
+        let city = cities.get(i as usize % 4).map_or(json!(null), |c| json!(c));
+        insert(
+            &db,
+            &cat,
+            &format!("S{i:03}"),
+            &json!({"email": format!("s{i}@example.com"), "city": city}),
+            &[
+                ("conversation_count", V::Integer(i % 5)),
+                ("blocked", V::Integer(i64::from(i % 9 == 0))),
+            ],
+        );
+    }
+    let clock = clock_at("2026-03-15T12:00:00Z", Tz::UTC);
+    for (field, desc, expected_order) in [
+        ("city", true, "c.city COLLATE NOCASE DESC, c.id DESC"),
+        ("city", false, "c.city COLLATE NOCASE ASC, c.id ASC"),
+        (
+            "conversation_count",
+            true,
+            "c.conversation_count DESC, c.id DESC",
+        ),
+    ] {
+        let expected: Vec<String> = db
+            .execute(
+                &format!(
+                    "SELECT contact_id FROM contacts c WHERE blocked = 0 ORDER BY {expected_order}"
+                ),
+                &[],
+            )
+            .unwrap()
+            .rows
+            .iter()
+            .map(|r| r[0].as_str().unwrap().to_owned())
+            .collect();
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = query::page(
+                &db,
+                &cat,
+                &PageRequest {
+                    scope: crate::segments::scope(&db, &cat, &clock, "all").unwrap(),
+                    sort: vec![SortKey {
+                        field: field.into(),
+                        desc,
+                    }],
+                    limit: 7,
+                    cursor: cursor.as_deref(),
+                    columns: vec!["city".into(), "tags".into()],
+                },
+            )
+            .unwrap();
+            seen.extend(
+                page.items
+                    .iter()
+                    .map(|i| i["contact_id"].as_str().unwrap().to_owned()),
+            );
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 120 - 14, "{field} desc={desc}");
+        assert_eq!(seen, expected, "{field} desc={desc}");
+    }
+}
