@@ -58,10 +58,12 @@ pub fn page(
     Ok((items, next))
 }
 
-/// Whether a contact ever had history (a deleted contact keeps its record).
+/// Whether a contact has a history to show: it exists (one written outside the app, say a
+/// restored database, may have no record yet) or it had one (a deleted contact keeps it).
 pub fn exists(db: &dyn Sql, contact_id: &str) -> Result<bool> {
     let rows = db.execute(
-        "SELECT 1 FROM history WHERE contact_id = ? LIMIT 1",
+        "SELECT 1 FROM contacts WHERE contact_id = ?1 \
+         UNION ALL SELECT 1 FROM history WHERE contact_id = ?1 LIMIT 1",
         &[contact_id.into()],
     )?;
     Ok(!rows.is_empty())

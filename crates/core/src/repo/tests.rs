@@ -252,6 +252,16 @@ fn delete_removes_everything_but_history() {
 }
 
 #[test]
+fn a_contact_written_without_history_still_has_a_history_to_show() {
+    let db = db();
+    let mut c = Contact::new(ContactId::parse("RESTORED1").unwrap(), "restore");
+    c.set("display_name", crate::store::Value::Text("Restored".into()));
+    insert(&db, &mut c, false).unwrap();
+    assert!(history::exists(&db, "RESTORED1").unwrap());
+    assert!(!history::exists(&db, "NEVER1").unwrap());
+}
+
+#[test]
 fn identities_are_unique_across_contacts() {
     let db = db();
     let cat = catalogue(&db);
