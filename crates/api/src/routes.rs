@@ -57,8 +57,8 @@ pub const fn created(schema: &'static str) -> Answer {
     Answer::Json(201, schema)
 }
 
-/// A route that takes no query parameters and no body; [`RouteDoc::query`] and
-/// [`RouteDoc::body`] say otherwise.
+/// A route that takes no query parameters and no body; [`RouteDoc::query()`] and
+/// [`RouteDoc::body()`] say otherwise.
 pub const fn route(
     method: &'static str,
     path: &'static str,
