@@ -164,227 +164,330 @@ fn strings(values: impl IntoIterator<Item = impl Into<String>>) -> Json {
 }
 
 fn schemas() -> Map<String, Json> {
-    let catalogue = Catalogue::with_custom(Vec::new());
-    let system = catalogue.fields();
-    let list_item = json!({
+    let problem = ("Problem", problem_schema());
+    std::iter::once(problem)
+        .chain(crud_schemas())
+        .chain(filter_schemas())
+        .chain(search_and_block_schemas())
+        .chain(hook_schemas())
+        .map(|(name, schema)| (name.to_owned(), schema))
+        .collect()
+}
+
+fn problem_schema() -> Json {
+    json!({
+        "type": "object",
+        "required": ["type", "title", "status", "detail"],
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "field": {"type": "string"},
+            "existing_contact_id": {"type": "string"}
+        }
+    })
+}
+
+/// A page's item: `contact_id` and the columns shown.
+fn list_item() -> Json {
+    json!({
         "type": "object",
         "required": ["contact_id"],
         "description": "`contact_id` and the columns shown (the table view or `fields`).",
         "additionalProperties": true
-    });
-    let mut search_item = list_item.clone();
-    search_item["properties"] = json!({"match": {"enum": strings(Rank::ALL.map(Rank::as_str))}});
-    let channel = json!({"enum": strings(Channel::ALL.map(Channel::as_str))});
-    let lead_stage = json!({"enum": strings(LeadStage::ALL.map(LeadStage::as_str))});
+    })
+}
+
+fn channel_schema() -> Json {
+    json!({"enum": strings(Channel::ALL.map(Channel::as_str))})
+}
+
+/// The crud component's bodies: contacts, history, fields, table views, tokens, settings.
+fn crud_schemas() -> Vec<(&'static str, Json)> {
+    let catalogue = Catalogue::with_custom(Vec::new());
+    let system = catalogue.fields();
     let role = json!({"enum": strings([Role::Admin.as_str(), Role::Agent.as_str()])});
-    [
-        ("Problem", json!({
-            "type": "object",
-            "required": ["type", "title", "status", "detail"],
-            "properties": {
-                "type": {"type": "string"},
-                "title": {"type": "string"},
-                "status": {"type": "integer"},
-                "detail": {"type": "string"},
-                "field": {"type": "string"},
-                "existing_contact_id": {"type": "string"}
-            }
-        })),
+    let lead_stage = json!({"enum": strings(LeadStage::ALL.map(LeadStage::as_str))});
+    vec![
         ("Contact", contact_schema(system)),
         ("ContactInput", contact_input_schema(system)),
-        ("ContactPage", page_of(list_item.clone())),
-        ("HistoryPage", page_of(json!({
-            "type": "object",
-            "required": ["at", "action", "actor", "fields"],
-            "properties": {
-                "at": {"type": "string", "format": "date-time"},
-                "action": {"enum": ["create", "update", "merge", "block", "unblock", "import", "delete"]},
-                "actor": {"type": "string"},
-                "fields": {"type": "array", "items": {"type": "string"}}
-            }
-        }))),
-        ("Field", json!({
-            "type": "object",
-            "required": ["key", "label", "type", "system", "filterable", "sortable", "searchable", "importable"],
-            "properties": {
-                "key": {"type": "string", "description": "`custom.<key>` for custom fields."},
-                "label": {"type": "string"},
-                "type": {"type": "string"},
-                "system": {"type": "boolean"},
-                "options": {"type": "array", "items": {"type": "string"}},
-                "filterable": {"type": "boolean"},
-                "sortable": {"type": "boolean"},
-                "searchable": {"type": "boolean"},
-                "importable": {"type": "boolean"}
-            }
-        })),
-        ("FieldList", list_of("items", "Field")),
-        ("FieldInput", json!({
-            "type": "object",
-            "required": ["key", "label", "type"],
-            "properties": {
-                "key": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$", "maxLength": 40},
-                "label": {"type": "string"},
-                "type": {"enum": strings(custom_types().map(type_name))},
-                "options": {"type": "array", "items": {"type": "string"}, "description": "single_select and multi_select only."}
-            }
-        })),
-        ("FieldPatch", json!({
-            "type": "object",
-            "properties": {
-                "label": {"type": "string"},
-                "options": {"type": "array", "items": {"type": "string"}}
-            }
-        })),
-        ("TableView", json!({
-            "type": "object",
-            "required": ["columns"],
-            "properties": {"columns": {"type": "array", "items": {"type": "string"}}}
-        })),
-        ("TokenRequest", json!({
-            "type": "object",
-            "required": ["login", "role"],
-            "properties": {"login": {"type": "string"}, "role": role}
-        })),
-        ("Token", json!({
-            "type": "object",
-            "required": ["token", "login", "role"],
-            "properties": {"token": {"type": "string"}, "login": {"type": "string"}, "role": role}
-        })),
-        ("AutocreateSettings", json!({
-            "type": "object",
-            "required": ["channels"],
-            "properties": {"channels": {
+        ("ContactPage", page_of(list_item())),
+        (
+            "HistoryPage",
+            page_of(json!({
                 "type": "object",
-                "propertyNames": channel,
-                "additionalProperties": {
-                    "type": "object",
-                    "properties": {
-                        "enabled": {"type": "boolean"},
-                        "match": {"type": "array", "items": {"enum": ["email", "phone"]}},
-                        "lead_stage": lead_stage
-                    }
+                "required": ["at", "action", "actor", "fields"],
+                "properties": {
+                    "at": {"type": "string", "format": "date-time"},
+                    "action": {"enum": ["create", "update", "merge", "block", "unblock", "import", "delete"]},
+                    "actor": {"type": "string"},
+                    "fields": {"type": "array", "items": {"type": "string"}}
                 }
-            }}
-        })),
-        ("Filter", json!({
-            "description": "A group: `{\"all\": [..]}` or `{\"any\": [..]}`, whose items are groups or conditions.",
-            "oneOf": [
-                {"type": "object", "required": ["all"], "additionalProperties": false,
-                 "properties": {"all": {"type": "array", "items": {"anyOf": [schema_ref("Filter"), schema_ref("Condition")]}}}},
-                {"type": "object", "required": ["any"], "additionalProperties": false,
-                 "properties": {"any": {"type": "array", "items": {"anyOf": [schema_ref("Filter"), schema_ref("Condition")]}}}}
-            ]
-        })),
-        ("Condition", json!({
-            "type": "object",
-            "required": ["field", "op"],
-            "properties": {
-                "field": {"type": "string", "description": "A filterable field key; `custom.<key>` for custom fields."},
-                "op": {"enum": strings(Op::ALL.map(Op::name))},
-                "value": {"description": "As the operator needs: none, one value, `[low, high]` for between, a list for in / has_*."}
-            }
-        })),
-        ("QueryRequest", json!({
-            "type": "object",
-            "additionalProperties": false,
-            "properties": {
-                "filter": schema_ref("Filter"),
-                "segment": {"type": ["string", "integer"], "default": "all"},
-                "sort": {"oneOf": [
-                    {"type": "string"},
-                    {"type": "array", "items": {"type": "object", "required": ["field"], "properties": {"field": {"type": "string"}, "dir": {"enum": ["asc", "desc"]}}}}
-                ]},
-                "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
-                "cursor": {"type": "string"},
-                "fields": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
-            }
-        })),
-        ("QueryPage", json!({
-            "allOf": [page_of(list_item), {"type": "object", "required": ["total"], "properties": {"total": {"type": "integer"}}}]
-        })),
-        ("SearchPage", page_of(search_item)),
-        ("Segment", json!({
-            "type": "object",
-            "required": ["id", "name", "filter", "count", "system"],
-            "properties": {
-                "id": {"type": "string"},
-                "name": {"type": "string"},
-                "filter": schema_ref("Filter"),
-                "count": {"type": "integer"},
-                "system": {"type": "boolean"},
-                "created_at": {"type": "string", "format": "date-time"},
-                "created_by": {"type": "string"},
-                "updated_at": {"type": "string", "format": "date-time"}
-            }
-        })),
-        ("SegmentList", list_of("items", "Segment")),
-        ("SegmentInput", json!({
-            "type": "object",
-            "required": ["name", "filter"],
-            "properties": {"name": {"type": "string"}, "filter": schema_ref("Filter")}
-        })),
-        ("SegmentPatch", json!({
-            "type": "object",
-            "properties": {"name": {"type": "string"}, "filter": schema_ref("Filter")}
-        })),
-        ("BlockRequest", json!({
-            "type": "object",
-            "required": ["ids"],
-            "properties": {"ids": {"type": "array", "items": {"type": "string"}, "minItems": 1}}
-        })),
-        ("BlockResult", json!({
-            "type": "object",
-            "required": ["blocked", "already_blocked"],
-            "properties": {
-                "blocked": {"type": "array", "items": {"type": "string"}},
-                "already_blocked": {"type": "array", "items": {"type": "string"}}
-            }
-        })),
-        ("GenericEvent", json!({
-            "type": "object",
-            "required": ["event_id", "channel", "external_id"],
-            "properties": {
-                "event_id": {"type": "string"},
-                "channel": channel,
-                "external_id": {"type": "string"},
-                "name": {"type": "string"},
-                "first_name": {"type": "string"},
-                "last_name": {"type": "string"},
-                "email": {"type": "string"},
-                "phone": {"type": "string"},
-                "conversation_id": {"type": "string"},
-                "occurred_at": {"type": "string", "format": "date-time"},
-                "visitor": {"type": "object", "properties": {
-                    "ip": {"type": "string"}, "browser": {"type": "string"},
-                    "os": {"type": "string"}, "page_url": {"type": "string"}
+            })),
+        ),
+        (
+            "Field",
+            json!({
+                "type": "object",
+                "required": ["key", "label", "type", "system", "filterable", "sortable", "searchable", "importable"],
+                "properties": {
+                    "key": {"type": "string", "description": "`custom.<key>` for custom fields."},
+                    "label": {"type": "string"},
+                    "type": {"type": "string"},
+                    "system": {"type": "boolean"},
+                    "options": {"type": "array", "items": {"type": "string"}},
+                    "filterable": {"type": "boolean"},
+                    "sortable": {"type": "boolean"},
+                    "searchable": {"type": "boolean"},
+                    "importable": {"type": "boolean"}
+                }
+            }),
+        ),
+        ("FieldList", list_of("items", "Field")),
+        (
+            "FieldInput",
+            json!({
+                "type": "object",
+                "required": ["key", "label", "type"],
+                "properties": {
+                    "key": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$", "maxLength": 40},
+                    "label": {"type": "string"},
+                    "type": {"enum": strings(custom_types().map(type_name))},
+                    "options": {"type": "array", "items": {"type": "string"}, "description": "single_select and multi_select only."}
+                }
+            }),
+        ),
+        (
+            "FieldPatch",
+            json!({
+                "type": "object",
+                "properties": {
+                    "label": {"type": "string"},
+                    "options": {"type": "array", "items": {"type": "string"}}
+                }
+            }),
+        ),
+        (
+            "TableView",
+            json!({
+                "type": "object",
+                "required": ["columns"],
+                "properties": {"columns": {"type": "array", "items": {"type": "string"}}}
+            }),
+        ),
+        (
+            "TokenRequest",
+            json!({
+                "type": "object",
+                "required": ["login", "role"],
+                "properties": {"login": {"type": "string"}, "role": role}
+            }),
+        ),
+        (
+            "Token",
+            json!({
+                "type": "object",
+                "required": ["token", "login", "role"],
+                "properties": {"token": {"type": "string"}, "login": {"type": "string"}, "role": role}
+            }),
+        ),
+        (
+            "AutocreateSettings",
+            json!({
+                "type": "object",
+                "required": ["channels"],
+                "properties": {"channels": {
+                    "type": "object",
+                    "propertyNames": channel_schema(),
+                    "additionalProperties": {
+                        "type": "object",
+                        "properties": {
+                            "enabled": {"type": "boolean"},
+                            "match": {"type": "array", "items": {"enum": ["email", "phone"]}},
+                            "lead_stage": lead_stage
+                        }
+                    }
                 }}
-            }
-        })),
-        ("MetaDelivery", json!({
-            "type": "object",
-            "description": "A WhatsApp Cloud API, Messenger or Instagram webhook delivery, as Meta sends it.",
-        })),
-        ("TelegramUpdate", json!({
-            "type": "object",
-            "description": "A Telegram Bot API update, as Telegram sends it.",
-        })),
-        ("HookResult", json!({
-            "type": "object",
-            "required": ["contact_id", "created", "dropped", "duplicate"],
-            "properties": {
-                "contact_id": {"type": ["string", "null"]},
-                "created": {"type": "boolean"},
-                "dropped": {"type": "boolean"},
-                "duplicate": {"type": "boolean"}
-            }
-        })),
-        ("HookResults", list_of("results", "HookResult")),
-        ("OpenApi", json!({"type": "object", "description": "This document."})),
+            }),
+        ),
+        (
+            "OpenApi",
+            json!({"type": "object", "description": "This document."}),
+        ),
     ]
-    .into_iter()
-    .map(|(name, schema)| (name.to_owned(), schema))
-    .collect()
+}
+
+/// The filter component's bodies: the filter language, queries, segments.
+fn filter_schemas() -> Vec<(&'static str, Json)> {
+    vec![
+        (
+            "Filter",
+            json!({
+                "description": "A group: `{\"all\": [..]}` or `{\"any\": [..]}`, whose items are groups or conditions.",
+                "oneOf": [
+                    {"type": "object", "required": ["all"], "additionalProperties": false,
+                     "properties": {"all": {"type": "array", "items": {"anyOf": [schema_ref("Filter"), schema_ref("Condition")]}}}},
+                    {"type": "object", "required": ["any"], "additionalProperties": false,
+                     "properties": {"any": {"type": "array", "items": {"anyOf": [schema_ref("Filter"), schema_ref("Condition")]}}}}
+                ]
+            }),
+        ),
+        (
+            "Condition",
+            json!({
+                "type": "object",
+                "required": ["field", "op"],
+                "properties": {
+                    "field": {"type": "string", "description": "A filterable field key; `custom.<key>` for custom fields."},
+                    "op": {"enum": strings(Op::ALL.map(Op::name))},
+                    "value": {"description": "As the operator needs: none, one value, `[low, high]` for between, a list for in / has_*."}
+                }
+            }),
+        ),
+        (
+            "QueryRequest",
+            json!({
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "filter": schema_ref("Filter"),
+                    "segment": {"type": ["string", "integer"], "default": "all"},
+                    "sort": {"oneOf": [
+                        {"type": "string"},
+                        {"type": "array", "items": {"type": "object", "required": ["field"], "properties": {"field": {"type": "string"}, "dir": {"enum": ["asc", "desc"]}}}}
+                    ]},
+                    "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+                    "cursor": {"type": "string"},
+                    "fields": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+                }
+            }),
+        ),
+        (
+            "QueryPage",
+            json!({
+                "allOf": [page_of(list_item()), {"type": "object", "required": ["total"], "properties": {"total": {"type": "integer"}}}]
+            }),
+        ),
+        (
+            "Segment",
+            json!({
+                "type": "object",
+                "required": ["id", "name", "filter", "count", "system"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "name": {"type": "string"},
+                    "filter": schema_ref("Filter"),
+                    "count": {"type": "integer"},
+                    "system": {"type": "boolean"},
+                    "created_at": {"type": "string", "format": "date-time"},
+                    "created_by": {"type": "string"},
+                    "updated_at": {"type": "string", "format": "date-time"}
+                }
+            }),
+        ),
+        ("SegmentList", list_of("items", "Segment")),
+        (
+            "SegmentInput",
+            json!({
+                "type": "object",
+                "required": ["name", "filter"],
+                "properties": {"name": {"type": "string"}, "filter": schema_ref("Filter")}
+            }),
+        ),
+        (
+            "SegmentPatch",
+            json!({
+                "type": "object",
+                "properties": {"name": {"type": "string"}, "filter": schema_ref("Filter")}
+            }),
+        ),
+    ]
+}
+
+/// The search and block components' bodies.
+fn search_and_block_schemas() -> Vec<(&'static str, Json)> {
+    let mut search_item = list_item();
+    search_item["properties"] = json!({"match": {"enum": strings(Rank::ALL.map(Rank::as_str))}});
+    vec![
+        ("SearchPage", page_of(search_item)),
+        (
+            "BlockRequest",
+            json!({
+                "type": "object",
+                "required": ["ids"],
+                "properties": {"ids": {"type": "array", "items": {"type": "string"}, "minItems": 1}}
+            }),
+        ),
+        (
+            "BlockResult",
+            json!({
+                "type": "object",
+                "required": ["blocked", "already_blocked"],
+                "properties": {
+                    "blocked": {"type": "array", "items": {"type": "string"}},
+                    "already_blocked": {"type": "array", "items": {"type": "string"}}
+                }
+            }),
+        ),
+    ]
+}
+
+/// The auto-create hooks' bodies.
+fn hook_schemas() -> Vec<(&'static str, Json)> {
+    vec![
+        (
+            "GenericEvent",
+            json!({
+                "type": "object",
+                "required": ["event_id", "channel", "external_id"],
+                "properties": {
+                    "event_id": {"type": "string"},
+                    "channel": channel_schema(),
+                    "external_id": {"type": "string"},
+                    "name": {"type": "string"},
+                    "first_name": {"type": "string"},
+                    "last_name": {"type": "string"},
+                    "email": {"type": "string"},
+                    "phone": {"type": "string"},
+                    "conversation_id": {"type": "string"},
+                    "occurred_at": {"type": "string", "format": "date-time"},
+                    "visitor": {"type": "object", "properties": {
+                        "ip": {"type": "string"}, "browser": {"type": "string"},
+                        "os": {"type": "string"}, "page_url": {"type": "string"}
+                    }}
+                }
+            }),
+        ),
+        (
+            "MetaDelivery",
+            json!({
+                "type": "object",
+                "description": "A WhatsApp Cloud API, Messenger or Instagram webhook delivery, as Meta sends it.",
+            }),
+        ),
+        (
+            "TelegramUpdate",
+            json!({
+                "type": "object",
+                "description": "A Telegram Bot API update, as Telegram sends it.",
+            }),
+        ),
+        (
+            "HookResult",
+            json!({
+                "type": "object",
+                "required": ["contact_id", "created", "dropped", "duplicate"],
+                "properties": {
+                    "contact_id": {"type": ["string", "null"]},
+                    "created": {"type": "boolean"},
+                    "dropped": {"type": "boolean"},
+                    "duplicate": {"type": "boolean"}
+                }
+            }),
+        ),
+        ("HookResults", list_of("results", "HookResult")),
+    ]
 }
 
 /// A contact as read: every system field, `custom`, `identities` and how many possible
