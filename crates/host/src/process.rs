@@ -3,7 +3,7 @@
 //! Every request instantiates a component and opens a fresh SQLite connection (as Spin does),
 //! which parses the schema into hundreds of small objects and reads pages into a page cache of
 //! its own, all freed when the request ends. Allocation is therefore a large share of a
-//! request's work: with glibc's malloc, ~20% of the host's CPU for a `GET` of one contact at 1M
+//! request's work: with glibc's malloc, ~15% of the host's CPU for a `GET` of one contact at 1M
 //! contacts, and its arenas returned freed memory to the kernel only to fault it back in on
 //! the next request. mimalloc (thread-local free lists, memory kept for reuse) serves both
 //! Rust and SQLite: 4-connection `GET`s from 2,580–2,670 to 2,830–3,130 req/s, back to back
