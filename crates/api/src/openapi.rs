@@ -345,24 +345,7 @@ fn filter_schemas() -> Vec<(&'static str, Json)> {
                 }
             }),
         ),
-        (
-            "QueryRequest",
-            json!({
-                "type": "object",
-                "additionalProperties": false,
-                "properties": {
-                    "filter": schema_ref("Filter"),
-                    "segment": {"type": ["string", "integer"], "default": "all"},
-                    "sort": {"oneOf": [
-                        {"type": "string"},
-                        {"type": "array", "items": {"type": "object", "required": ["field"], "properties": {"field": {"type": "string"}, "dir": {"enum": ["asc", "desc"]}}}}
-                    ]},
-                    "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
-                    "cursor": {"type": "string"},
-                    "fields": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
-                }
-            }),
-        ),
+        ("QueryRequest", query_request_schema()),
         (
             "QueryPage",
             json!({
@@ -488,6 +471,40 @@ fn hook_schemas() -> Vec<(&'static str, Json)> {
         ),
         ("HookResults", list_of("results", "HookResult")),
     ]
+}
+
+/// `POST /api/query`'s body. Every member is optional, and null means absent.
+fn query_request_schema() -> Json {
+    let sort_key = json!({
+        "type": "object",
+        "required": ["field"],
+        "properties": {"field": {"type": "string"}, "dir": {"enum": ["asc", "desc"]}}
+    });
+    let members = [
+        ("filter", schema_ref("Filter")),
+        (
+            "segment",
+            json!({"type": ["string", "integer"], "default": "all"}),
+        ),
+        (
+            "sort",
+            json!({"oneOf": [{"type": "string"}, {"type": "array", "items": sort_key}]}),
+        ),
+        (
+            "limit",
+            json!({"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}),
+        ),
+        ("cursor", json!({"type": "string"})),
+        (
+            "fields",
+            json!({"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}),
+        ),
+    ];
+    let properties: Map<String, Json> = members
+        .into_iter()
+        .map(|(name, schema)| (name.to_owned(), nullable(schema)))
+        .collect();
+    json!({"type": "object", "additionalProperties": false, "properties": properties})
 }
 
 /// A contact as read: every system field, `custom`, `identities` and how many possible
