@@ -253,7 +253,7 @@ fn crud_schemas() -> Vec<(&'static str, Json)> {
                 "properties": {
                     "key": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$", "maxLength": 40},
                     "label": {"type": "string"},
-                    "type": {"enum": strings(custom_types().map(type_name))},
+                    "type": {"enum": strings(FieldType::CUSTOM.map(type_name))},
                     "options": {"type": "array", "items": {"type": "string"}, "description": "single_select and multi_select only."}
                 }
             }),
@@ -599,23 +599,6 @@ fn value_schema(f: &Field) -> Json {
 
 fn nullable(schema: Json) -> Json {
     json!({"anyOf": [schema, {"type": "null"}]})
-}
-
-fn custom_types() -> impl Iterator<Item = FieldType> {
-    [
-        FieldType::Text,
-        FieldType::LongText,
-        FieldType::Number,
-        FieldType::Checkbox,
-        FieldType::Date,
-        FieldType::Datetime,
-        FieldType::SingleSelect,
-        FieldType::MultiSelect,
-        FieldType::Link,
-        FieldType::Email,
-        FieldType::Phone,
-    ]
-    .into_iter()
 }
 
 fn type_name(t: FieldType) -> String {

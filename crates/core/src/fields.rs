@@ -31,11 +31,22 @@ pub enum FieldType {
 
 impl FieldType {
     /// The types a custom field may have (SPEC §9).
+    pub const CUSTOM: [FieldType; 11] = [
+        FieldType::Text,
+        FieldType::LongText,
+        FieldType::Number,
+        FieldType::Checkbox,
+        FieldType::Date,
+        FieldType::Datetime,
+        FieldType::SingleSelect,
+        FieldType::MultiSelect,
+        FieldType::Link,
+        FieldType::Email,
+        FieldType::Phone,
+    ];
+
     pub fn is_custom_type(self) -> bool {
-        !matches!(
-            self,
-            FieldType::EmailList | FieldType::PhoneList | FieldType::Tags | FieldType::Owner
-        )
+        FieldType::CUSTOM.contains(&self)
     }
 
     pub fn has_options(self) -> bool {
