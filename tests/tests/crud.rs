@@ -381,7 +381,18 @@ fn custom_fields_are_defined_and_type_checked() {
         "/api/fields",
         &json!({"key": "k", "label": "x", "type": "rainbow"}),
     )
-    .assert_problem(400, None);
+    .assert_problem(422, Some("type"));
+    // System-only types are not offered to callers either (SPEC §9: the eleven custom types).
+    let internal = app.post(
+        "/api/fields",
+        &json!({"key": "k", "label": "x", "type": "email_list"}),
+    );
+    internal.assert_problem(422, Some("type"));
+    assert!(internal.text.contains("long_text") && !internal.text.contains("email_list"), "{}", internal.text);
+    app.post("/api/fields", &json!({"key": "k", "label": "x", "type": 7}))
+        .assert_problem(400, Some("type"));
+    app.post("/api/fields", &json!({"key": "k", "label": "x"}))
+        .assert_problem(422, Some("type"));
     app.post(
         "/api/fields",
         &json!({"key": "k", "label": "x", "type": "single_select"}),

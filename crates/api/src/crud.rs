@@ -268,8 +268,7 @@ fn fields(call: &Call) -> Result<Response> {
 }
 
 fn create_field(call: &Call) -> Result<Response> {
-    let def: CustomFieldDef = serde_json::from_value(call.req.json()?)
-        .map_err(|e| Error::malformed(format!("expected {{key, label, type, options?}}: {e}")))?;
+    let def = CustomFieldDef::parse(&call.req.json()?)?;
     let db = call.platform.sql()?;
     custom::create(db, &def)?;
     Ok(Response::json(StatusCode::CREATED, &def.field().to_json())

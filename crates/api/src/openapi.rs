@@ -68,6 +68,8 @@ fn operation(component: &str, r: &RouteDoc) -> Json {
     if r.access == Access::Admin {
         op["description"] = json!("Admin role only.");
     }
+    // Who may call it, for clients and for the access walk that tests every route.
+    op["x-access"] = json!(r.access.as_str());
     op
 }
 

@@ -21,6 +21,17 @@ pub enum Access {
     Admin,
 }
 
+impl Access {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Public => "public",
+            Access::Signed => "signed",
+            Access::Agent => "agent",
+            Access::Admin => "admin",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct RouteDoc {
     pub method: &'static str,

@@ -49,6 +49,26 @@ impl FieldType {
         FieldType::CUSTOM.contains(&self)
     }
 
+    /// The name a caller writes (`long_text`), as serde spells it.
+    pub fn name(self) -> String {
+        match serde_json::to_value(self) {
+            Ok(Json::String(s)) => s,
+            _ => unreachable!("a unit variant serializes to a string"),
+        }
+    }
+
+    /// A custom field's type as a caller names it; anything else (system-only types
+    /// included) is a 422 on `type` listing the eleven a caller may use.
+    pub fn parse_custom(name: &str) -> Result<FieldType> {
+        FieldType::CUSTOM
+            .into_iter()
+            .find(|t| t.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<String> = FieldType::CUSTOM.iter().map(|t| t.name()).collect();
+                Error::invalid("type", format!("must be one of {}", names.join(", ")))
+            })
+    }
+
     pub fn has_options(self) -> bool {
         matches!(self, FieldType::SingleSelect | FieldType::MultiSelect)
     }
@@ -238,6 +258,34 @@ pub struct CustomFieldDef {
 
 impl CustomFieldDef {
     pub const MAX_OPTIONS: usize = 500;
+
+    /// Reads a definition a caller sent, `{key, label, type, options?}`: a body of the wrong
+    /// JSON shape is malformed (400); well-formed but invalid values are 422s naming the member.
+    pub fn parse(doc: &Json) -> Result<CustomFieldDef> {
+        let shape = || Error::malformed("expected {key, label, type, options?}");
+        let obj = doc.as_object().ok_or_else(shape)?;
+        let text = |member: &str| match obj.get(member) {
+            None | Some(Json::Null) => Err(Error::invalid(member, "is required")),
+            Some(Json::String(s)) => Ok(s.clone()),
+            Some(_) => Err(Error::Malformed {
+                detail: format!("{member} must be a string"),
+                field: Some(member.to_owned()),
+            }),
+        };
+        let options = match obj.get("options") {
+            None | Some(Json::Null) => None,
+            Some(v) => Some(serde_json::from_value(v.clone()).map_err(|_| Error::Malformed {
+                detail: "options must be an array of strings".into(),
+                field: Some("options".into()),
+            })?),
+        };
+        Ok(CustomFieldDef {
+            key: text("key")?,
+            label: text("label")?,
+            ty: FieldType::parse_custom(&text("type")?)?,
+            options,
+        })
+    }
 
     /// Checks a definition sent by a caller.
     pub fn validate(&self) -> Result<()> {
@@ -658,6 +706,35 @@ mod tests {
             .validate()
             .is_err());
         assert!(def("plan", FieldType::Tags, None).validate().is_err());
+    }
+
+    #[test]
+    fn a_definition_names_the_member_at_fault() {
+        let parse = |doc: Json| CustomFieldDef::parse(&doc);
+        let ok = parse(json!({"key": "tier", "label": "Tier", "type": "long_text"})).unwrap();
+        assert_eq!(ok.ty, FieldType::LongText);
+        let field_of = |e: Error| match e {
+            Error::Invalid { field, detail } => (422, field, detail),
+            Error::Malformed { field, detail } => (400, field.unwrap_or_default(), detail),
+            other => panic!("{other:?}"),
+        };
+        for internal in ["banana", "email_list", "phone_list", "tags", "owner", "LongText"] {
+            let (status, field, detail) =
+                field_of(parse(json!({"key": "k", "label": "K", "type": internal})).unwrap_err());
+            assert_eq!((status, field.as_str()), (422, "type"), "{internal}");
+            assert!(detail.contains("multi_select") && !detail.contains("email_list"), "{detail}");
+        }
+        let cases = [
+            (json!({"key": "k", "label": "K", "type": 3}), (400, "type")),
+            (json!({"key": "k", "label": "K"}), (422, "type")),
+            (json!({"label": "K", "type": "text"}), (422, "key")),
+            (json!({"key": "k", "label": "K", "type": "text", "options": "a"}), (400, "options")),
+            (json!(["k"]), (400, "")),
+        ];
+        for (doc, (status, field)) in cases {
+            let (s, f, _) = field_of(parse(doc.clone()).unwrap_err());
+            assert_eq!((s, f.as_str()), (status, field), "{doc}");
+        }
     }
 
     #[test]
