@@ -9,8 +9,10 @@ use std::time::Duration;
 use serde_json::Value as Json;
 
 pub mod bench;
+pub mod child;
 pub mod gen;
 pub mod seed;
+pub mod soak;
 pub mod webhooks;
 
 /// The bootstrap admin token every test app starts with.
@@ -25,10 +27,19 @@ pub fn workspace_root() -> PathBuf {
 
 /// A running copy of the app with an empty state directory.
 pub struct App {
-    host: Option<spin_host::RunningHost>,
+    host: Option<Host>,
+    /// Serve from a `spin-host up` child process, so [`App::kill`] can SIGKILL it.
+    in_child: bool,
+    /// The child's base URL, which a restart keeps.
+    last_url: Option<String>,
     state: tempfile::TempDir,
     agent: ureq::Agent,
     variables: HashMap<String, String>,
+}
+
+enum Host {
+    InProcess(spin_host::RunningHost),
+    Child(child::ChildHost),
 }
 
 impl App {
@@ -36,8 +47,22 @@ impl App {
         Self::start_with(&[])
     }
 
+    /// Starts the app in a `spin-host up` child process, for tests that kill it.
+    pub fn start_in_child() -> App {
+        Self::start_as(&[], true)
+    }
+
+    /// [`App::start_in_child`] with these Spin variables set (besides `admin_token`).
+    pub fn start_in_child_with(vars: &[(&str, &str)]) -> App {
+        Self::start_as(vars, true)
+    }
+
     /// Starts the app with these Spin variables set (besides `admin_token`).
     pub fn start_with(vars: &[(&str, &str)]) -> App {
+        Self::start_as(vars, false)
+    }
+
+    fn start_as(vars: &[(&str, &str)], in_child: bool) -> App {
         let manifest = workspace_root().join("spin.toml");
         spin_host::build_once(&manifest).expect("building the app's components");
         let state = tempfile::tempdir().expect("temp state dir");
@@ -48,6 +73,8 @@ impl App {
         variables.insert("admin_token".into(), ADMIN.into());
         let mut app = App {
             host: None,
+            in_child,
+            last_url: None,
             state,
             agent: ureq::AgentBuilder::new()
                 .timeout(Duration::from_secs(120))
@@ -59,25 +86,59 @@ impl App {
     }
 
     fn boot(&mut self) {
-        let cfg = spin_host::HostConfig {
-            manifest: workspace_root().join("spin.toml"),
-            listen: "127.0.0.1:0".parse().expect("address"),
-            state_dir: self.state.path().to_path_buf(),
-            variables: self.variables.clone(),
+        let manifest = workspace_root().join("spin.toml");
+        let host = if self.in_child {
+            let variables: Vec<(String, String)> = self.variables.clone().into_iter().collect();
+            // A restarted host takes the port back, so clients keep their base URL.
+            let listen = self
+                .last_url
+                .as_deref()
+                .and_then(|u| u.strip_prefix("http://"));
+            let child = child::ChildHost::start(
+                &manifest,
+                listen.unwrap_or("127.0.0.1:0"),
+                self.state.path(),
+                &variables,
+            );
+            self.last_url = Some(child.base_url().to_owned());
+            Host::Child(child)
+        } else {
+            let cfg = spin_host::HostConfig {
+                manifest,
+                listen: "127.0.0.1:0".parse().expect("address"),
+                state_dir: self.state.path().to_path_buf(),
+                variables: self.variables.clone(),
+            };
+            Host::InProcess(spin_host::start(cfg).expect("starting the host"))
         };
-        self.host = Some(spin_host::start(cfg).expect("starting the host"));
+        self.host = Some(host);
     }
 
     /// Stops the host and starts it again on the same state directory.
     pub fn restart(&mut self) {
-        if let Some(h) = self.host.take() {
-            h.stop();
+        match self.host.take() {
+            Some(Host::InProcess(h)) => h.stop(),
+            Some(Host::Child(c)) => c.kill(),
+            None => {}
         }
         self.boot();
     }
 
+    /// SIGKILLs the host process (started with [`App::start_in_child`]) wherever it is;
+    /// [`App::restart`] brings it back on the same state directory.
+    pub fn kill(&mut self) {
+        match self.host.take() {
+            Some(Host::Child(c)) => c.kill(),
+            Some(Host::InProcess(_)) => panic!("kill needs App::start_in_child"),
+            None => {}
+        }
+    }
+
     pub fn base_url(&self) -> String {
-        self.host.as_ref().expect("running").base_url()
+        match self.host.as_ref().expect("running") {
+            Host::InProcess(h) => h.base_url(),
+            Host::Child(c) => c.base_url().to_owned(),
+        }
     }
 
     pub fn state_dir(&self) -> &Path {
@@ -214,9 +275,16 @@ impl Resp {
 
 impl From<Result<ureq::Response, ureq::Error>> for Resp {
     fn from(r: Result<ureq::Response, ureq::Error>) -> Self {
+        Resp::read(r).unwrap_or_else(|e| panic!("transport error: {e}"))
+    }
+}
+
+impl Resp {
+    /// A response of any status; `Err` when none came (host down, connection cut).
+    pub fn read(r: Result<ureq::Response, ureq::Error>) -> Result<Resp, String> {
         let resp = match r {
             Ok(resp) | Err(ureq::Error::Status(_, resp)) => resp,
-            Err(e) => panic!("transport error: {e}"),
+            Err(e) => return Err(e.to_string()),
         };
         let status = resp.status();
         let headers = resp
@@ -226,11 +294,11 @@ impl From<Result<ureq::Response, ureq::Error>> for Resp {
             .collect();
         let text = resp.into_string().unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Json::Null);
-        Resp {
+        Ok(Resp {
             status,
             headers,
             body,
             text,
-        }
+        })
     }
 }

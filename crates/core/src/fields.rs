@@ -274,10 +274,12 @@ impl CustomFieldDef {
         };
         let options = match obj.get("options") {
             None | Some(Json::Null) => None,
-            Some(v) => Some(serde_json::from_value(v.clone()).map_err(|_| Error::Malformed {
-                detail: "options must be an array of strings".into(),
-                field: Some("options".into()),
-            })?),
+            Some(v) => Some(
+                serde_json::from_value(v.clone()).map_err(|_| Error::Malformed {
+                    detail: "options must be an array of strings".into(),
+                    field: Some("options".into()),
+                })?,
+            ),
         };
         Ok(CustomFieldDef {
             key: text("key")?,
@@ -718,17 +720,30 @@ mod tests {
             Error::Malformed { field, detail } => (400, field.unwrap_or_default(), detail),
             other => panic!("{other:?}"),
         };
-        for internal in ["banana", "email_list", "phone_list", "tags", "owner", "LongText"] {
+        for internal in [
+            "banana",
+            "email_list",
+            "phone_list",
+            "tags",
+            "owner",
+            "LongText",
+        ] {
             let (status, field, detail) =
                 field_of(parse(json!({"key": "k", "label": "K", "type": internal})).unwrap_err());
             assert_eq!((status, field.as_str()), (422, "type"), "{internal}");
-            assert!(detail.contains("multi_select") && !detail.contains("email_list"), "{detail}");
+            assert!(
+                detail.contains("multi_select") && !detail.contains("email_list"),
+                "{detail}"
+            );
         }
         let cases = [
             (json!({"key": "k", "label": "K", "type": 3}), (400, "type")),
             (json!({"key": "k", "label": "K"}), (422, "type")),
             (json!({"label": "K", "type": "text"}), (422, "key")),
-            (json!({"key": "k", "label": "K", "type": "text", "options": "a"}), (400, "options")),
+            (
+                json!({"key": "k", "label": "K", "type": "text", "options": "a"}),
+                (400, "options"),
+            ),
             (json!(["k"]), (400, "")),
         ];
         for (doc, (status, field)) in cases {
