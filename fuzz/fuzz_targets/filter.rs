@@ -6,6 +6,7 @@ use std::cell::RefCell;
 
 use chrono::{TimeZone, Utc};
 use contacts_core::filter::{Clock, Filter, Reading};
+use contacts_core::store::Sql;
 use contacts_fuzz::{assert_no_storage_error, Fixture};
 use libfuzzer_sys::fuzz_target;
 
