@@ -33,12 +33,14 @@ function App() {
   if (loading) return <p class="loading">Loading…</p>;
   if (!session) return <SignIn onSignedIn={start} />;
 
-  const [screen = 'contacts', ...rest] = route;
   const nav = [
     ['contacts', 'Contacts', true],
     ['import', 'Import', session.can('POST', '/api/imports')],
     ['settings', 'Settings', session.can('POST', '/api/fields')],
   ];
+  // A screen this caller is not offered (a link kept from another role) shows Contacts.
+  const offered = (key) => key === 'contact' || nav.some(([k, , shown]) => k === key && shown);
+  const [screen, ...rest] = offered(route[0]) ? route : ['contacts'];
   return (
     <div class="shell">
       <a class="skip" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById('main')?.focus(); }}>
@@ -50,7 +52,7 @@ function App() {
           {nav
             .filter(([, , shown]) => shown)
             .map(([key, label]) => (
-              <a href={href(key)} aria-current={screen === key ? 'page' : undefined}>
+              <a href={href(key)} aria-current={screen === key || (screen === 'contact' && key === 'contacts') ? 'page' : undefined}>
                 {label}
               </a>
             ))}
@@ -58,7 +60,7 @@ function App() {
         <span class="who">
           {session.me.login} <span class="badge">{session.me.role}</span>
         </span>
-        <button type="button" onClick={signOut}>
+        <button type="button" onClick={() => { location.hash = ''; signOut(); }}>
           Sign out
         </button>
       </header>
