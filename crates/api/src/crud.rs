@@ -118,6 +118,13 @@ pub const ROUTES: &[RouteDoc] = &[
     .body("TokenRequest"),
     route(
         "GET",
+        "/api/me",
+        Access::Agent,
+        "The caller: login and role (the console shows only what the role may do)",
+        ok("Principal"),
+    ),
+    route(
+        "GET",
         "/api/settings/autocreate",
         Access::Agent,
         "Auto-create rules per channel",
@@ -159,6 +166,7 @@ fn dispatch(call: &Call) -> Result<Response> {
         ("GET", "/api/views/table") => read_view(call),
         ("PUT", "/api/views/table") => save_view(call),
         ("POST", "/api/tokens") => issue_token(call),
+        ("GET", "/api/me") => Ok(me(call)),
         ("GET", "/api/settings/autocreate") => read_settings(call),
         ("PUT", "/api/settings/autocreate") => save_settings(call),
         ("GET", "/api/openapi.json") => Ok(Response::ok(&crate::openapi::document())),
@@ -334,6 +342,11 @@ fn issue_token(call: &Call) -> Result<Response> {
         StatusCode::CREATED,
         &json!({"token": token, "login": login.trim(), "role": role}),
     ))
+}
+
+fn me(call: &Call) -> Response {
+    let role = call.principal.as_ref().map(|p| p.role.as_str());
+    Response::ok(&json!({"login": call.actor(), "role": role}))
 }
 
 fn read_settings(call: &Call) -> Result<Response> {

@@ -68,7 +68,8 @@ fn operation(component: &str, r: &RouteDoc) -> Json {
     if r.access == Access::Admin {
         op["description"] = json!("Admin role only.");
     }
-    // Who may call it, for clients and for the access walk that tests every route.
+    // Who may call it, machine-readable: the console shows a role only what it may do, and
+    // the access walk (tests/tests/access.rs) calls every route as each role.
     op["x-access"] = json!(r.access.as_str());
     op
 }
@@ -172,8 +173,22 @@ fn schemas() -> Map<String, Json> {
         .chain(filter_schemas())
         .chain(search_and_block_schemas())
         .chain(hook_schemas())
+        .chain(console_schemas())
         .map(|(name, schema)| (name.to_owned(), schema))
         .collect()
+}
+
+/// What the web console needs beyond the contract: who the caller is.
+fn console_schemas() -> Vec<(&'static str, Json)> {
+    let role = json!({"enum": strings([Role::Admin.as_str(), Role::Agent.as_str()])});
+    vec![(
+        "Principal",
+        json!({
+            "type": "object",
+            "required": ["login", "role"],
+            "properties": {"login": {"type": "string"}, "role": role}
+        }),
+    )]
 }
 
 fn problem_schema() -> Json {
@@ -242,7 +257,9 @@ fn crud_schemas() -> Vec<(&'static str, Json)> {
                     "filterable": {"type": "boolean"},
                     "sortable": {"type": "boolean"},
                     "searchable": {"type": "boolean"},
-                    "importable": {"type": "boolean"}
+                    "importable": {"type": "boolean"},
+                    "writable": {"type": "boolean", "description": "Whether a create or update may set it."},
+                    "operators": {"type": "array", "items": {"enum": strings(Op::ALL.map(Op::name))}, "description": "The filter operators this field takes (filterable fields only)."}
                 }
             }),
         ),

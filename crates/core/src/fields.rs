@@ -117,7 +117,14 @@ impl Field {
             "sortable": self.caps.sortable,
             "searchable": self.caps.searchable,
             "importable": self.caps.importable,
+            "writable": self.writable,
         });
+        if self.caps.filterable {
+            // The filter language's operators for this type, so a filter builder offers
+            // exactly what `filter` accepts.
+            let ops = crate::filter::Kind::of(self.ty).ops();
+            v["operators"] = json!(ops.iter().map(|op| op.name()).collect::<Vec<_>>());
+        }
         if let Some(options) = &self.options {
             v["options"] = json!(options);
         }
