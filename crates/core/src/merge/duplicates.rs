@@ -252,6 +252,19 @@ pub const SCHEMA_V2: &[&str] = &[
         drop_name!("old"),
         " END"
     ),
+    // The keys contacts stored before this migration already share (one pass, once).
+    "INSERT OR IGNORE INTO duplicate_keys (rank, value) \
+       SELECT iif(kind = 'email', 0, 1), value FROM \
+         (SELECT kind, value, contact_rowid FROM contact_keys \
+          UNION SELECT match_kind, match_value, contact_rowid FROM identities WHERE match_value IS NOT NULL) \
+       GROUP BY kind, value HAVING count(DISTINCT contact_rowid) >= 2",
+    concat!(
+        "INSERT OR IGNORE INTO duplicate_keys (rank, value) SELECT 2, ",
+        name_key!("c"),
+        " FROM contacts c WHERE ",
+        name_present!("c"),
+        " GROUP BY lower(first_name), lower(last_name), lower(company) HAVING count(*) >= 2"
+    ),
 ];
 
 /// `(other, reason)` rows: every contact that shares a match key with contact `id` (an SQL

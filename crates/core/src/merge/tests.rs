@@ -284,6 +284,37 @@ fn the_shared_key_list_follows_every_write() {
 }
 
 #[test]
+fn the_migration_finds_the_keys_stored_before_it() {
+    let db = db();
+    create(
+        &db,
+        json!({"email": "a@x.com", "first_name": "Jo", "last_name": "Ng", "company": "K"}),
+    );
+    create(
+        &db,
+        json!({"email": "b@x.com", "secondary_emails": ["a@x.com"], "first_name": "jo", "last_name": "NG", "company": "k"}),
+    );
+    create(
+        &db,
+        json!({"contact_id": "W1", "identities": [{"channel": "whatsapp", "external_id": "14155550100"}]}),
+    );
+    create(&db, json!({"phone": "+14155550100"}));
+    let kept = db
+        .execute("SELECT * FROM duplicate_keys ORDER BY 1, 2", &[])
+        .unwrap();
+    assert_eq!(kept.rows.len(), 3);
+    db.execute("DELETE FROM duplicate_keys", &[]).unwrap();
+    for statement in &duplicates::SCHEMA_V2[duplicates::SCHEMA_V2.len() - 2..] {
+        db.execute(statement, &[]).unwrap();
+    }
+    assert_eq!(
+        db.execute("SELECT * FROM duplicate_keys ORDER BY 1, 2", &[])
+            .unwrap(),
+        kept
+    );
+}
+
+#[test]
 fn a_contact_with_candidates_is_in_a_group_and_one_without_is_in_none() {
     let db = db();
     let mut all = Vec::new();
