@@ -608,15 +608,7 @@ fn shown_groups(db: &dyn Sql, found: Vec<Found>) -> Result<Vec<(KeyPos, Group)>>
         if repeated || f.size < 2 {
             continue;
         }
-        let mut reasons: Vec<Reason> = common
-            .iter()
-            .map(|((rank, _), vias)| match rank {
-                2 => Reason::NameCompany,
-                _ if vias.iter().any(|v| *v != Via::Key) => Reason::Identity,
-                0 => Reason::Email,
-                _ => Reason::Phone,
-            })
-            .collect();
+        let mut reasons: Vec<Reason> = common.iter().flat_map(|k| key_reasons(k)).collect();
         reasons.sort();
         reasons.dedup();
         let contact_ids = f
@@ -635,6 +627,27 @@ fn shown_groups(db: &dyn Sql, found: Vec<Found>) -> Result<Vec<(KeyPos, Group)>>
         ));
     }
     Ok(out)
+}
+
+/// Why the holders of a key, holding it the ways `vias` say, look alike: the key's kind when
+/// two of them hold it as their own email or phone, `identity` when one holds it through an
+/// identity, `name_company` for a name key.
+fn key_reasons(((rank, _), vias): (&KeyPos, &Vec<Via>)) -> Vec<Reason> {
+    if *rank == 2 {
+        return vec![Reason::NameCompany];
+    }
+    let mut out = Vec::new();
+    if vias.iter().filter(|v| **v == Via::Key).count() >= 2 {
+        out.push(if *rank == 0 {
+            Reason::Email
+        } else {
+            Reason::Phone
+        });
+    }
+    if vias.contains(&Via::Identity) {
+        out.push(Reason::Identity);
+    }
+    out
 }
 
 /// How many contacts hold each of these keys (one statement).
