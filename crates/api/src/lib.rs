@@ -9,6 +9,7 @@ pub mod filter;
 pub mod hooks;
 pub mod http_io;
 pub mod listing;
+pub mod merge;
 pub mod openapi;
 pub mod platform;
 pub mod problem;

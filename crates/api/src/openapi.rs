@@ -5,6 +5,8 @@
 use contacts_core::access::Role;
 use contacts_core::fields::{Catalogue, Field, FieldType};
 use contacts_core::filter::Op;
+use contacts_core::merge::duplicates::{self, Reason};
+use contacts_core::merge::MAX_CONTACTS;
 use contacts_core::query::{DEFAULT_LIMIT, MAX_LIMIT};
 use contacts_core::search::{Rank, MAX_QUERY_CHARS};
 use contacts_core::values::{Channel, LeadStage};
@@ -174,6 +176,7 @@ fn schemas() -> Map<String, Json> {
         .chain(search_and_block_schemas())
         .chain(hook_schemas())
         .chain(console_schemas())
+        .chain(merge_schemas())
         .map(|(name, schema)| (name.to_owned(), schema))
         .collect()
 }
@@ -239,7 +242,11 @@ fn crud_schemas() -> Vec<(&'static str, Json)> {
                     "at": {"type": "string", "format": "date-time"},
                     "action": {"enum": ["create", "update", "merge", "block", "unblock", "import", "delete"]},
                     "actor": {"type": "string"},
-                    "fields": {"type": "array", "items": {"type": "string"}}
+                    "fields": {"type": "array", "items": {"type": "string"}},
+                    "merged": {
+                        "type": "array", "items": {"type": "string"},
+                        "description": "On a merge item: the Contact IDs merged into this contact."
+                    }
                 }
             })),
         ),
@@ -429,6 +436,82 @@ fn search_and_block_schemas() -> Vec<(&'static str, Json)> {
                 "properties": {
                     "blocked": {"type": "array", "items": {"type": "string"}},
                     "already_blocked": {"type": "array", "items": {"type": "string"}}
+                }
+            }),
+        ),
+    ]
+}
+
+/// The merge component's bodies: duplicates per contact and as groups, merge request and
+/// answer.
+fn merge_schemas() -> Vec<(&'static str, Json)> {
+    let reasons =
+        json!({"type": "array", "items": {"enum": strings(Reason::ALL.map(Reason::as_str))}});
+    let ids = json!({"type": "array", "items": {"type": "string"}});
+    let summary = json!({
+        "type": "object",
+        "required": ["contact_id", "display_name"],
+        "description": "What a duplicate prompt and the merge dialog show of a contact.",
+        "properties": {
+            "contact_id": {"type": "string"}, "display_name": {"type": "string"},
+            "email": {"type": ["string", "null"]}, "phone": {"type": ["string", "null"]},
+            "company": {"type": ["string", "null"]}, "lead_stage": {"type": "string"},
+            "owner": {"type": ["string", "null"]},
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
+            "last_activity_at": {"type": ["string", "null"], "format": "date-time"},
+            "conversation_count": {"type": "integer"}, "blocked": {"type": "boolean"}
+        }
+    });
+    let mut candidate = summary.clone();
+    candidate["required"] = json!(["contact_id", "reasons", "display_name"]);
+    candidate["properties"]["reasons"] = reasons.clone();
+    vec![
+        (
+            "DuplicateList",
+            json!({
+                "type": "object",
+                "required": ["items"],
+                "properties": {"items": {
+                    "type": "array", "items": candidate, "maxItems": duplicates::MAX_CANDIDATES,
+                    "description": "Strongest evidence first. A contact read's possible_duplicates counts them all."
+                }}
+            }),
+        ),
+        (
+            "DuplicateGroupPage",
+            page_of(json!({
+                "type": "object",
+                "required": ["contact_ids", "reasons", "size", "contacts"],
+                "properties": {
+                    "contact_ids": ids.clone(),
+                    "reasons": reasons,
+                    "size": {"type": "integer", "description": "How many contacts share the group's evidence; contact_ids lists at most the first 100."},
+                    "contacts": {"type": "array", "items": summary}
+                }
+            })),
+        ),
+        (
+            "MergeRequest",
+            json!({
+                "type": "object",
+                "required": ["primary", "secondaries"],
+                "properties": {
+                    "primary": {"type": "string"},
+                    "secondaries": {"type": "array", "items": {"type": "string"}, "minItems": 1,
+                                    "maxItems": MAX_CONTACTS - 1, "uniqueItems": true},
+                    "dry_run": {"type": "boolean", "default": false}
+                }
+            }),
+        ),
+        (
+            "MergeResult",
+            json!({
+                "type": "object",
+                "required": ["contact"],
+                "properties": {
+                    "contact": schema_ref("Contact"),
+                    "merged": {"description": "The secondaries' Contact IDs (absent on a dry run).", "type": "array", "items": {"type": "string"}}
                 }
             }),
         ),

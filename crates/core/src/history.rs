@@ -27,6 +27,28 @@ pub fn record(
     Ok(())
 }
 
+/// Appends the `merge` item of a merge: the fields it changed and the Contact IDs it
+/// absorbed. Runs inside the merge's transaction.
+pub fn record_merge(
+    db: &dyn Sql,
+    contact_id: &str,
+    actor: &str,
+    fields: &[String],
+    merged: &[String],
+) -> Result<()> {
+    db.execute(
+        "INSERT INTO history (contact_id, at, action, actor, fields, merged) VALUES (?, ?, 'merge', ?, ?, ?)",
+        &[
+            contact_id.into(),
+            time::now().into(),
+            actor.into(),
+            json!(fields).to_string().into(),
+            json!(merged).to_string().into(),
+        ],
+    )?;
+    Ok(())
+}
+
 /// One page of a contact's history, newest first. `before` is the item id the previous
 /// page ended at. Returns the items and the id to continue from.
 pub fn page(
@@ -36,7 +58,7 @@ pub fn page(
     limit: usize,
 ) -> Result<(Vec<Json>, Option<i64>)> {
     let rows = db.execute(
-        "SELECT id, at, action, actor, fields FROM history \
+        "SELECT id, at, action, actor, fields, merged FROM history \
          WHERE contact_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
         &[
             contact_id.into(),
@@ -53,7 +75,13 @@ pub fn page(
         }
         let text = |j: usize| row.get(j).and_then(Value::as_str).unwrap_or_default();
         let fields: Json = serde_json::from_str(text(4)).unwrap_or_else(|_| json!([]));
-        items.push(json!({"at": text(1), "action": text(2), "actor": text(3), "fields": fields}));
+        let mut item =
+            json!({"at": text(1), "action": text(2), "actor": text(3), "fields": fields});
+        // A merge item names the Contact IDs it absorbed.
+        if let Some(merged) = row.get(5).and_then(Value::as_str) {
+            item["merged"] = serde_json::from_str(merged).unwrap_or_else(|_| json!([]));
+        }
+        items.push(item);
     }
     Ok((items, next))
 }

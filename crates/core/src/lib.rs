@@ -11,6 +11,7 @@ pub mod fields;
 pub mod filter;
 pub mod history;
 pub mod jobs;
+pub mod merge;
 pub mod query;
 pub mod repo;
 pub mod schema;

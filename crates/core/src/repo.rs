@@ -215,6 +215,18 @@ pub fn load(db: &dyn Sql, contact_id: &str) -> Result<Contact> {
         .ok_or_else(|| Error::NotFound(format!("contact '{contact_id}'")))
 }
 
+/// Reads the contacts with these Contact IDs (those that exist), in one statement.
+pub fn load_many(db: &dyn Sql, contact_ids: &[&str]) -> Result<Vec<Contact>> {
+    let params: Vec<Value> = contact_ids.iter().map(|id| (*id).into()).collect();
+    let condition = format!("contact_id IN ({})", placeholders(params.len()));
+    let rows = db.execute(&select_contact(&condition, ""), &params)?;
+    Ok(rows
+        .rows
+        .into_iter()
+        .map(|row| decode(&mut row.into_iter()))
+        .collect())
+}
+
 /// Reads a contact by row id.
 pub fn load_rowid(db: &dyn Sql, rowid: i64) -> Result<Option<Contact>> {
     load_where(db, "id = ?", rowid.into())
@@ -247,7 +259,7 @@ pub struct ReadView {
 pub fn read(db: &dyn Sql, contact_id: &str) -> Result<ReadView> {
     let extra = format!(
         ", ({}) AS dups, {} AS defs",
-        duplicates_sql("c.id"),
+        crate::merge::duplicates::count_sql("c.id"),
         crate::fields::CUSTOM_DEFS_JSON
     );
     let rows = db.execute(
@@ -430,27 +442,11 @@ pub fn check_owner(db: &dyn Sql, owner: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-/// How many other contacts look like this one (shared email or phone, or same full name
-/// and company). A read shows the count; the merge component lists them.
+/// How many other contacts look like this one (`merge::duplicates`: the one definition,
+/// which the merge component lists). A read shows the count.
 pub fn possible_duplicates(db: &dyn Sql, rowid: i64) -> Result<i64> {
-    let rows = db.execute(&duplicates_sql("?1"), &[rowid.into()])?;
+    let rows = db.execute(&crate::merge::duplicates::count_sql("?1"), &[rowid.into()])?;
     Ok(rows.scalar_i64().unwrap_or(0))
-}
-
-/// Counts the contacts that look like contact `id` (an SQL expression: a parameter, or
-/// `c.id` inside a read).
-fn duplicates_sql(id: &str) -> String {
-    format!(
-        "SELECT count(*) FROM ( \
-           SELECT k2.contact_rowid FROM contact_keys k1 \
-             JOIN contact_keys k2 ON k2.kind = k1.kind AND k2.value = k1.value \
-           WHERE k1.contact_rowid = {id} AND k2.contact_rowid <> {id} \
-           UNION \
-           SELECT c2.id FROM contacts c1 JOIN contacts c2 \
-             ON lower(c2.first_name) = lower(c1.first_name) AND lower(c2.last_name) = lower(c1.last_name) \
-            AND lower(c2.company) = lower(c1.company) \
-           WHERE c1.id = {id} AND c2.id <> {id} AND c1.company IS NOT NULL AND c1.first_name IS NOT NULL)"
-    )
 }
 
 #[cfg(test)]
