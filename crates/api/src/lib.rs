@@ -3,6 +3,7 @@
 //! sends back the [`Response`]. Runs natively in tests and under Spin in components.
 
 pub mod block;
+pub mod bulk;
 pub mod crud;
 pub mod filter;
 pub mod hooks;

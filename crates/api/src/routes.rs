@@ -99,6 +99,7 @@ pub fn all() -> Vec<(&'static str, &'static [RouteDoc])> {
         ("block", crate::block::ROUTES),
         ("filter", crate::filter::ROUTES),
         ("search", crate::search::ROUTES),
+        ("bulk", crate::bulk::ROUTES),
     ]
 }
 

@@ -36,9 +36,9 @@ use crate::repo;
 use crate::store::{write_tx, Sql};
 use crate::values::Region;
 
-pub use actions::Action;
+pub use actions::{Action, NAMES as ACTIONS};
 pub use run::SCHEMA_V2;
-pub use target::Target;
+pub use target::{Target, MAX_IDS};
 
 const MEMBERS: [&str; 5] = ["action", "params", "target", "dry_run", "confirm_count"];
 
