@@ -4,6 +4,7 @@
 
 pub mod block;
 pub mod console;
+pub mod bulk;
 pub mod crud;
 pub mod filter;
 pub mod hooks;

@@ -3,6 +3,7 @@
 //! search ranks) so its schemas name what the code accepts.
 
 use contacts_core::access::Role;
+use contacts_core::bulk;
 use contacts_core::fields::{Catalogue, Field, FieldType};
 use contacts_core::filter::Op;
 use contacts_core::merge::duplicates::{self, Reason};
@@ -177,6 +178,7 @@ fn schemas() -> Map<String, Json> {
         .chain(hook_schemas())
         .chain(console_schemas())
         .chain(merge_schemas())
+        .chain(bulk_schemas())
         .map(|(name, schema)| (name.to_owned(), schema))
         .collect()
 }
@@ -501,6 +503,49 @@ fn merge_schemas() -> Vec<(&'static str, Json)> {
                     "secondaries": {"type": "array", "items": {"type": "string"}, "minItems": 1,
                                     "maxItems": MAX_CONTACTS - 1, "uniqueItems": true},
                     "dry_run": {"type": "boolean", "default": false}
+/// The bulk component's bodies.
+fn bulk_schemas() -> Vec<(&'static str, Json)> {
+    let job = json!({
+        "type": "object",
+        "required": ["id", "state", "total", "processed"],
+        "properties": {
+            "id": {"type": "string"},
+            "state": {"enum": ["running", "done"]},
+            "total": {"type": "integer", "description": "Contacts in the target set, frozen when the job started."},
+            "processed": {"type": "integer", "description": "Targets done so far."},
+            "action": {"enum": strings(bulk::ACTIONS)},
+            "changed": {"type": "integer", "description": "Targets the action changed (those already as asked are left alone)."},
+            "created_by": {"type": "string"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"}
+        }
+    });
+    vec![
+        (
+            "BulkRequest",
+            json!({
+                "type": "object",
+                "required": ["action"],
+                "properties": {
+                    "action": {"enum": strings(bulk::ACTIONS)},
+                    "params": {
+                        "type": "object",
+                        "description": "assign_owner {owner: login | null}; add_tags / remove_tags {tags}; \
+                            set_field {field, value} (a writable system field or `custom.<key>`, \
+                            checked as a PATCH checks it; null clears); set_lead_stage {stage}; \
+                            block, unblock, delete: none."
+                    },
+                    "target": {
+                        "type": "object",
+                        "description": "One of {ids}, {segment}, {filter, segment?} (a filter within segment `all` unless one is named); absent: every contact of segment `all`.",
+                        "properties": {
+                            "ids": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": bulk::MAX_IDS},
+                            "segment": {"type": "string", "description": "`all`, `blocked` or a saved segment's id."},
+                            "filter": schema_ref("Filter")
+                        }
+                    },
+                    "dry_run": {"type": "boolean"},
+                    "confirm_count": {"type": "integer", "description": "Required by delete: the number of contacts the target holds now."}
                 }
             }),
         ),
@@ -514,6 +559,19 @@ fn merge_schemas() -> Vec<(&'static str, Json)> {
                     "merged": {"description": "The secondaries' Contact IDs (absent on a dry run).", "type": "array", "items": {"type": "string"}}
                 }
             }),
+        ),
+            "BulkAnswer",
+            json!({
+                "oneOf": [
+                    {"type": "object", "required": ["count"], "properties": {"count": {"type": "integer"}}},
+                    {"type": "object", "required": ["job"], "properties": {"job": schema_ref("BulkJob")}}
+                ]
+            }),
+        ),
+        ("BulkJob", job),
+        (
+            "BulkJobAnswer",
+            json!({"type": "object", "required": ["job"], "properties": {"job": schema_ref("BulkJob")}}),
         ),
     ]
 }

@@ -111,6 +111,7 @@ pub fn all() -> Vec<(&'static str, &'static [RouteDoc])> {
         ("filter", crate::filter::ROUTES),
         ("search", crate::search::ROUTES),
         ("merge", crate::merge::ROUTES),
+        ("bulk", crate::bulk::ROUTES),
     ]
 }
 

@@ -53,6 +53,7 @@ fn every_documented_route_is_dispatched() {
                 "filter" => contacts_api::filter::handle(&req, &platform),
                 "search" => contacts_api::search::handle(&req, &platform),
                 "merge" => contacts_api::merge::handle(&req, &platform),
+                "bulk" => contacts_api::bulk::handle(&req, &platform),
                 other => panic!("no handler registered in this test for component {other}"),
             };
             let body = String::from_utf8_lossy(&resp.body);

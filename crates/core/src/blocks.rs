@@ -12,7 +12,7 @@ use crate::values::{time, ContactId};
 pub const MAX_IDS: usize = 500;
 
 /// The fields a block or unblock changes, as history records them.
-const FIELDS: [&str; 2] = ["blocked", "blocked_at"];
+pub const FIELDS: [&str; 2] = ["blocked", "blocked_at"];
 
 /// What a block request did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -25,16 +25,23 @@ pub struct Blocked {
 
 /// Reads `{"ids": [Contact IDs]}`: 1 to [`MAX_IDS`] ids, repeats ignored.
 pub fn parse_ids(body: &Json) -> Result<Vec<ContactId>> {
+    parse_id_list(body, MAX_IDS)
+}
+
+/// Reads `{"ids": [Contact IDs]}`: 1 to `max` ids, repeats ignored. Bulk targets take
+/// longer lists than a block request.
+pub fn parse_id_list(body: &Json, max: usize) -> Result<Vec<ContactId>> {
     let items = body
         .get("ids")
         .and_then(Json::as_array)
         .ok_or_else(|| type_mismatch("ids", "an array of Contact IDs"))?;
-    if items.is_empty() || items.len() > MAX_IDS {
+    if items.is_empty() || items.len() > max {
         return Err(Error::invalid(
             "ids",
-            format!("must list 1 to {MAX_IDS} Contact IDs"),
+            format!("must list 1 to {max} Contact IDs"),
         ));
     }
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
     let mut ids: Vec<ContactId> = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let field = format!("ids[{i}]");
@@ -46,7 +53,7 @@ pub fn parse_ids(body: &Json) -> Result<Vec<ContactId>> {
             Error::Invalid { detail, .. } => Error::invalid(&field, detail),
             other => other,
         })?;
-        if !ids.contains(&id) {
+        if seen.insert(id.as_str().to_owned()) {
             ids.push(id);
         }
     }

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod autocreate;
 pub mod blocks;
+pub mod bulk;
 pub mod contact;
 pub mod error;
 pub mod fields;

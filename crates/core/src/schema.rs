@@ -24,6 +24,7 @@ const MIGRATIONS: &[&[&[&str]]] = &[
         crate::jobs::SCHEMA_V2,
         crate::merge::SCHEMA_V2,
         crate::merge::duplicates::SCHEMA_V2,
+        crate::bulk::SCHEMA_V2,
     ],
 ];
 

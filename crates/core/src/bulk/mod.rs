@@ -1,0 +1,254 @@
+//! Bulk update and delete (SPEC §3 Bulk update and Delete, §8 `POST /api/bulk`, §9): one
+//! action (`actions`) on a set of contacts (`target`), on up to a million of them.
+//!
+//! Spin has no background work and caps a request, so a run is a [`jobs`] job: starting it
+//! freezes the target set in the transaction that records the job (contacts created later
+//! are not touched; a delete's `confirm_count` is checked against that very count), and each
+//! step applies the action to the next slice of the set in one `BEGIN IMMEDIATE`
+//! transaction (`run`). A slice is sized to a time budget measured on the slices before
+//! it, so the write lock is held briefly and chat events and edits get in between slices;
+//! every target is done exactly once however steps are repeated, raced or interrupted
+//! (see `run` and [`jobs::advance`]). A dry run counts the target through the same
+//! compiled condition and changes nothing.
+//!
+//! History: one item per changed contact, written by the slice that changes it
+//! (`INSERT … SELECT`), so a contact's history reads as it always does, and a job's record
+//! needs no set of ids kept after it ends (docs/benchmarks.md, Bulk, has the cost).
+
+mod actions;
+mod run;
+mod target;
+
+#[cfg(test)]
+mod tests;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value as Json};
+
+use crate::contact::type_mismatch;
+use crate::error::{Error, Result};
+use crate::fields::Catalogue;
+use crate::filter::Clock;
+use crate::jobs::{self, Job, JobId, Kind, Progress, State};
+use crate::query;
+use crate::repo;
+use crate::store::{write_tx, Sql};
+use crate::values::Region;
+
+pub use actions::{Action, NAMES as ACTIONS};
+pub use run::SCHEMA_V2;
+pub use target::{Target, MAX_IDS};
+
+const MEMBERS: [&str; 5] = ["action", "params", "target", "dry_run", "confirm_count"];
+
+/// How long a slice may hold the write lock: chat events wait for it (docs/benchmarks.md,
+/// Bulk: their p99 while a job runs).
+pub const SLICE_BUDGET: Duration = Duration::from_millis(50);
+/// The first slice's size, before any has been timed: small enough for any action.
+const FIRST_SLICE: i64 = 1_000;
+const MIN_SLICE: i64 = 100;
+/// The largest slice, whatever the timing says.
+pub const MAX_SLICE: i64 = 200_000;
+
+/// A `POST /api/bulk` body, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub action: Action,
+    pub target: Target,
+    pub dry_run: bool,
+    pub confirm_count: Option<i64>,
+}
+
+impl Request {
+    pub fn parse(body: &Json, catalogue: &Catalogue, region: Region) -> Result<Request> {
+        let obj = body.as_object().ok_or_else(|| {
+            Error::malformed(
+                "the body must be a JSON object {action, params, target, dry_run?, confirm_count?}",
+            )
+        })?;
+        if let Some(extra) = obj.keys().find(|k| !MEMBERS.contains(&k.as_str())) {
+            let name: String = extra.chars().take(60).collect();
+            return Err(Error::invalid(
+                name,
+                format!("is not a member of a bulk request ({})", MEMBERS.join(", ")),
+            ));
+        }
+        let action = obj
+            .get("action")
+            .ok_or_else(|| Error::invalid("action", "is required"))?;
+        let params = obj.get("params").unwrap_or(&Json::Null);
+        let dry_run = match obj.get("dry_run") {
+            None | Some(Json::Null) => false,
+            Some(Json::Bool(b)) => *b,
+            Some(_) => return Err(type_mismatch("dry_run", "true or false")),
+        };
+        let confirm_count = match obj.get("confirm_count") {
+            None | Some(Json::Null) => None,
+            Some(v) => Some(
+                v.as_i64()
+                    .filter(|n| *n >= 0)
+                    .ok_or_else(|| type_mismatch("confirm_count", "a count of contacts"))?,
+            ),
+        };
+        Ok(Request {
+            action: Action::parse(action, params, catalogue, region)?,
+            target: Target::parse(obj.get("target"), catalogue)?,
+            dry_run,
+            confirm_count,
+        })
+    }
+}
+
+/// What the request needs from storage and the account.
+#[derive(Clone, Copy)]
+pub struct Ctx<'a> {
+    pub db: &'a dyn Sql,
+    pub catalogue: &'a Catalogue,
+    pub clock: &'a Clock,
+    /// The login that asks, recorded in history.
+    pub actor: &'a str,
+    /// The most rows a slice takes (the operator's cap; [`MAX_SLICE`] by default).
+    pub max_slice: i64,
+}
+
+/// What a bulk request answers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// A dry run: how many contacts the target holds now.
+    Count(i64),
+    /// The job, after its first slice.
+    Job(Job),
+}
+
+/// Runs a bulk request: a dry run counts; a run starts the job and does its first slice
+/// (a small target is done at once).
+pub fn submit(ctx: Ctx, req: &Request) -> Result<Outcome> {
+    if req.dry_run {
+        let scope = prepare(ctx, req)?;
+        return Ok(Outcome::Count(query::count(ctx.db, &scope)?));
+    }
+    let job = write_tx(ctx.db, || -> Result<Job> {
+        let scope = prepare(ctx, req)?;
+        let total = query::count(ctx.db, &scope)?;
+        check_confirm_count(req, total)?;
+        let job = jobs::create(
+            ctx.db,
+            Kind::Bulk,
+            ctx.actor,
+            json!({"action": req.action.to_spec()}),
+            Progress {
+                state: if total == 0 {
+                    State::Done
+                } else {
+                    State::Running
+                },
+                total: Some(total),
+                processed: 0,
+                step: 0,
+                counts: json!({"changed": 0, "slice": FIRST_SLICE}),
+            },
+        )?;
+        run::freeze(ctx.db, &job.id, &scope)?;
+        Ok(job)
+    })?;
+    if job.state.is_final() {
+        return Ok(Outcome::Job(job));
+    }
+    advance(ctx.db, &job.id, ctx.max_slice).map(Outcome::Job)
+}
+
+/// The target's condition, after the checks that need storage (ids and segments that
+/// exist, an owner who is an agent).
+fn prepare(ctx: Ctx, req: &Request) -> Result<query::Where> {
+    if let Action::SetColumn {
+        column: "owner",
+        value: Some(login),
+        ..
+    } = &req.action
+    {
+        repo::check_owner(ctx.db, Some(login)).map_err(|e| match e {
+            Error::Invalid { detail, .. } => Error::invalid("params.owner", detail),
+            other => other,
+        })?;
+    }
+    req.target.resolve(ctx.db, ctx.catalogue, ctx.clock)
+}
+
+/// A delete needs the caller to send the number it will delete (SPEC §3); any other
+/// action that sends one is held to it too.
+fn check_confirm_count(req: &Request, total: i64) -> Result<()> {
+    match req.confirm_count {
+        Some(n) if n == total => Ok(()),
+        None if req.action != Action::Delete => Ok(()),
+        sent => Err(Error::invalid(
+            "confirm_count",
+            format!(
+                "the target holds {total} contacts now{}; send confirm_count: {total} to go ahead",
+                sent.map_or(String::new(), |n| format!(", not {n}"))
+            ),
+        )),
+    }
+}
+
+/// Does the job's next slice (nothing once it is done) and returns the job as it stands.
+pub fn advance(db: &dyn Sql, id: &JobId, max_slice: i64) -> Result<Job> {
+    let (job, ()) = jobs::advance(db, Kind::Bulk, id, |job| {
+        if job.state.is_final() {
+            return Ok((None, ()));
+        }
+        let action = Action::from_spec(&job.spec["action"])?;
+        let rows = job.counts["slice"]
+            .as_i64()
+            .unwrap_or(FIRST_SLICE)
+            .clamp(1, max_slice.max(1));
+        let started = Instant::now();
+        let done = run::slice(db, &job.id, &job.actor, &action, rows as usize)?;
+        let mut p = job.progress();
+        p.processed += done.taken;
+        p.step += 1;
+        if done.taken < rows || p.total.is_some_and(|t| p.processed >= t) {
+            p.state = State::Done;
+        }
+        p.counts = json!({
+            "changed": job.counts["changed"].as_i64().unwrap_or(0) + done.changed,
+            "slice": next_slice(rows, done.taken, started.elapsed()),
+        });
+        Ok((Some(p), ()))
+    })?;
+    Ok(job)
+}
+
+/// The next slice's size: as many rows as fit the budget at the rate this slice went,
+/// changing at most twofold a step (one slow or fast slice is not the trend).
+fn next_slice(rows: i64, taken: i64, took: Duration) -> i64 {
+    if taken < rows || took.is_zero() {
+        return rows;
+    }
+    let fit = (rows as f64 * SLICE_BUDGET.as_secs_f64() / took.as_secs_f64()) as i64;
+    fit.clamp(rows / 2, rows * 2).clamp(MIN_SLICE, MAX_SLICE)
+}
+
+/// The bulk job `id`.
+pub fn get(db: &dyn Sql, id: &JobId) -> Result<Job> {
+    jobs::get(db, Kind::Bulk, id)
+}
+
+/// A job as SPEC §9 answers it, `{id, state, total, processed}`, with what it does, how
+/// many contacts it changed so far, and when.
+pub fn job_json(job: &Job) -> Json {
+    let action = Action::from_spec(&job.spec["action"])
+        .map(|a| a.name())
+        .unwrap_or_default();
+    json!({
+        "id": job.id.as_str(),
+        "state": job.state.as_str(),
+        "total": job.total,
+        "processed": job.processed,
+        "action": action,
+        "changed": job.counts["changed"].as_i64().unwrap_or(0),
+        "created_by": job.actor,
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
+    })
+}
