@@ -10,6 +10,7 @@ pub mod error;
 pub mod fields;
 pub mod filter;
 pub mod history;
+pub mod import;
 pub mod jobs;
 pub mod query;
 pub mod repo;

@@ -20,7 +20,7 @@ const MIGRATIONS: &[&[&[&str]]] = &[
         crate::search::SCHEMA,
     ],
     // Merge, bulk and import.
-    &[crate::jobs::SCHEMA_V2],
+    &[crate::jobs::SCHEMA_V2, crate::import::SCHEMA_V2],
 ];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
