@@ -30,8 +30,10 @@ pub struct RouteDoc {
     pub access: Access,
     /// The query parameters it reads, each described once in [`crate::openapi`].
     pub query: &'static [&'static str],
-    /// The schema (a name in [`crate::openapi`]'s components) of the JSON body it takes.
+    /// The schema (a name in [`crate::openapi`]'s components) of the body it takes.
     pub body: Option<&'static str>,
+    /// The body's media type: `application/json` unless [`RouteDoc::csv_body()`] says so.
+    pub body_media: &'static str,
     /// What it answers on success.
     pub answer: Answer,
 }
@@ -43,6 +45,8 @@ pub enum Answer {
     Json(u16, &'static str),
     /// 200 with a `text/plain` body.
     Text,
+    /// 200 with a `text/csv` body.
+    Csv,
     /// 204, no body.
     NoContent,
 }
@@ -73,6 +77,7 @@ pub const fn route(
         access,
         query: &[],
         body: None,
+        body_media: "application/json",
         answer,
     }
 }
@@ -89,6 +94,13 @@ impl RouteDoc {
         self.body = Some(schema);
         self
     }
+
+    /// It takes CSV text (schema `CsvText`).
+    pub const fn csv_body(mut self) -> RouteDoc {
+        self.body = Some("CsvText");
+        self.body_media = "text/csv";
+        self
+    }
 }
 
 /// Every route the app serves, by component.
@@ -97,6 +109,7 @@ pub fn all() -> Vec<(&'static str, &'static [RouteDoc])> {
         ("crud", crate::crud::ROUTES),
         ("autocreate", crate::hooks::ROUTES),
         ("block", crate::block::ROUTES),
+        ("import", crate::import::ROUTES),
         ("filter", crate::filter::ROUTES),
         ("search", crate::search::ROUTES),
     ]
