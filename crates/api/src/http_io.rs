@@ -11,6 +11,9 @@ use crate::platform::Platform;
 /// A JSON body may be at most 1 MB (SPEC §9).
 pub const MAX_JSON_BODY: usize = 1024 * 1024;
 
+/// An import chunk (CSV text) may be at most 10 MB (SPEC §9): Fermyon Cloud's request bound.
+pub const MAX_CSV_BODY: usize = 10 * 1024 * 1024;
+
 pub struct Request {
     pub method: Method,
     /// The URL path, e.g. `/api/contacts/C123`.
@@ -102,6 +105,19 @@ impl Request {
         }
         serde_json::from_slice(&self.body)
             .map_err(|e| Error::malformed(format!("the body is not valid JSON: {e}")))
+    }
+}
+
+impl Request {
+    /// The body as CSV bytes: at most 10 MB. The content type is not checked: spreadsheet
+    /// exports and scripts send CSV as `text/csv`, `text/plain` or `application/octet-stream`.
+    pub fn csv(&self) -> Result<&[u8]> {
+        if self.body.len() > MAX_CSV_BODY {
+            return Err(Error::TooLarge {
+                detail: format!("a CSV chunk may be at most {MAX_CSV_BODY} bytes; send the file in smaller chunks of whole lines"),
+            });
+        }
+        Ok(&self.body)
     }
 }
 

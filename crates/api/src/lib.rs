@@ -9,6 +9,7 @@ pub mod crud;
 pub mod filter;
 pub mod hooks;
 pub mod http_io;
+pub mod import;
 pub mod listing;
 pub mod merge;
 pub mod openapi;

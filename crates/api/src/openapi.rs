@@ -8,6 +8,7 @@ use contacts_core::fields::{Catalogue, Field, FieldType};
 use contacts_core::filter::Op;
 use contacts_core::merge::duplicates::{self, Reason};
 use contacts_core::merge::MAX_CONTACTS;
+use contacts_core::import::mapping::{Policy, MAX_TAGS as MAX_IMPORT_TAGS};
 use contacts_core::query::{DEFAULT_LIMIT, MAX_LIMIT};
 use contacts_core::search::{Rank, MAX_QUERY_CHARS};
 use contacts_core::values::{Channel, LeadStage};
@@ -61,7 +62,7 @@ fn operation(component: &str, r: &RouteDoc) -> Json {
     if let Some(body) = r.body {
         op["requestBody"] = json!({
             "required": true,
-            "content": {"application/json": {"schema": schema_ref(body)}}
+            "content": {r.body_media: {"schema": schema_ref(body)}}
         });
     }
     op["security"] = match r.access {
@@ -86,6 +87,10 @@ fn success_response(answer: Answer) -> (String, Json) {
         Answer::Text => (
             "200".into(),
             json!({"description": "Success", "content": {"text/plain": {"schema": {"type": "string"}}}}),
+        ),
+        Answer::Csv => (
+            "200".into(),
+            json!({"description": "Success", "content": {"text/csv": {"schema": {"type": "string"}}}}),
         ),
         Answer::NoContent => ("204".into(), json!({"description": "Done"})),
     }
@@ -179,6 +184,7 @@ fn schemas() -> Map<String, Json> {
         .chain(console_schemas())
         .chain(merge_schemas())
         .chain(bulk_schemas())
+        .chain(import_schemas())
         .map(|(name, schema)| (name.to_owned(), schema))
         .collect()
 }
@@ -763,6 +769,83 @@ fn nullable(schema: Json) -> Json {
 
 fn type_name(t: FieldType) -> String {
     json!(t).as_str().unwrap_or_default().to_owned()
+}
+
+/// The import component's bodies and answers.
+fn import_schemas() -> Vec<(&'static str, Json)> {
+    let policies = strings(Policy::ALL.map(Policy::as_str));
+    let count = json!({"type": "integer", "minimum": 0});
+    vec![
+        (
+            "CsvText",
+            json!({
+                "type": "string",
+                "description": "CSV text: UTF-8 (with or without BOM) or Latin-1; comma, semicolon, tab or pipe \
+                    delimited. Chunks carry whole lines, the header in chunk 1 only, at most 10 MB."
+            }),
+        ),
+        (
+            "ImportPreview",
+            json!({
+                "type": "object",
+                "required": ["encoding", "delimiter", "header", "suggested_mapping", "sample_rows", "row_count"],
+                "properties": {
+                    "encoding": {"enum": ["utf-8", "utf-8-bom", "latin-1"]},
+                    "delimiter": {"enum": [",", ";", "\t", "|"]},
+                    "header": {"type": "array", "items": {"type": "string"}},
+                    "suggested_mapping": {
+                        "type": "object",
+                        "description": "Column name → the field key it matches (key or label, case and spaces ignored), or null.",
+                        "additionalProperties": {"type": ["string", "null"]}
+                    },
+                    "sample_rows": {"type": "array", "items": {"type": "array", "items": {"type": "string"}}},
+                    "row_count": {"type": "integer", "description": "Data rows (after the header) in what was sent."}
+                }
+            }),
+        ),
+        (
+            "ImportRequest",
+            json!({
+                "type": "object",
+                "required": ["mapping"],
+                "properties": {
+                    "mapping": {
+                        "type": "object",
+                        "description": "Column name → field key (`custom.<key>` for custom fields), or null to skip \
+                            the column. One of contact_id, email, phone must be mapped.",
+                        "additionalProperties": {"type": ["string", "null"]}
+                    },
+                    "policies": {
+                        "type": "object",
+                        "description": "Field key → conflict policy; default update_blank_only. append: text and multi-value fields only.",
+                        "additionalProperties": {"enum": policies}
+                    },
+                    "tags": {"type": "array", "items": {"type": "string"}, "maxItems": MAX_IMPORT_TAGS},
+                    "default_region": {"type": "string", "description": "ISO 3166 region for phones without a country code; default the app's."}
+                }
+            }),
+        ),
+        (
+            "ImportJob",
+            json!({
+                "type": "object",
+                "required": ["id", "state", "processed", "counts", "next_seq"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "state": {"enum": ["open", "finished"]},
+                    "processed": {"type": "integer", "description": "Data rows read so far."},
+                    "counts": {
+                        "type": "object",
+                        "required": ["created", "updated", "skipped", "failed"],
+                        "properties": {"created": count, "updated": count, "skipped": count, "failed": count}
+                    },
+                    "next_seq": {"type": "integer", "description": "The chunk the job expects next."},
+                    "created_at": {"type": "string", "format": "date-time"},
+                    "updated_at": {"type": "string", "format": "date-time"}
+                }
+            }),
+        ),
+    ]
 }
 
 #[cfg(test)]

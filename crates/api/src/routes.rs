@@ -41,8 +41,10 @@ pub struct RouteDoc {
     pub access: Access,
     /// The query parameters it reads, each described once in [`crate::openapi`].
     pub query: &'static [&'static str],
-    /// The schema (a name in [`crate::openapi`]'s components) of the JSON body it takes.
+    /// The schema (a name in [`crate::openapi`]'s components) of the body it takes.
     pub body: Option<&'static str>,
+    /// The body's media type: `application/json` unless [`RouteDoc::csv_body()`] says so.
+    pub body_media: &'static str,
     /// What it answers on success.
     pub answer: Answer,
 }
@@ -54,6 +56,8 @@ pub enum Answer {
     Json(u16, &'static str),
     /// 200 with a `text/plain` body.
     Text,
+    /// 200 with a `text/csv` body.
+    Csv,
     /// 204, no body.
     NoContent,
 }
@@ -84,6 +88,7 @@ pub const fn route(
         access,
         query: &[],
         body: None,
+        body_media: "application/json",
         answer,
     }
 }
@@ -100,6 +105,13 @@ impl RouteDoc {
         self.body = Some(schema);
         self
     }
+
+    /// It takes CSV text (schema `CsvText`).
+    pub const fn csv_body(mut self) -> RouteDoc {
+        self.body = Some("CsvText");
+        self.body_media = "text/csv";
+        self
+    }
 }
 
 /// Every route the app serves, by component.
@@ -108,6 +120,7 @@ pub fn all() -> Vec<(&'static str, &'static [RouteDoc])> {
         ("crud", crate::crud::ROUTES),
         ("autocreate", crate::hooks::ROUTES),
         ("block", crate::block::ROUTES),
+        ("import", crate::import::ROUTES),
         ("filter", crate::filter::ROUTES),
         ("search", crate::search::ROUTES),
         ("merge", crate::merge::ROUTES),

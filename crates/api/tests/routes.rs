@@ -50,6 +50,7 @@ fn every_documented_route_is_dispatched() {
                 "crud" => contacts_api::crud::handle(&req, &platform),
                 "autocreate" => contacts_api::hooks::handle(&req, &platform),
                 "block" => contacts_api::block::handle(&req, &platform),
+                "import" => contacts_api::import::handle(&req, &platform),
                 "filter" => contacts_api::filter::handle(&req, &platform),
                 "search" => contacts_api::search::handle(&req, &platform),
                 "merge" => contacts_api::merge::handle(&req, &platform),

@@ -11,6 +11,7 @@ pub mod error;
 pub mod fields;
 pub mod filter;
 pub mod history;
+pub mod import;
 pub mod jobs;
 pub mod merge;
 pub mod query;

@@ -11,6 +11,8 @@ use crate::search;
 use crate::store::{placeholders, write_tx, Sql, Value};
 use crate::values::{time, Channel, ContactId, Region};
 
+pub mod batch;
+
 /// What every write needs to know about its surroundings.
 #[derive(Clone, Copy)]
 pub struct Ctx<'a> {

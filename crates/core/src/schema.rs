@@ -25,6 +25,7 @@ const MIGRATIONS: &[&[&[&str]]] = &[
         crate::merge::SCHEMA_V2,
         crate::merge::duplicates::SCHEMA_V2,
         crate::bulk::SCHEMA_V2,
+        crate::import::SCHEMA_V2,
     ],
 ];
 
