@@ -509,6 +509,23 @@ fn merge_schemas() -> Vec<(&'static str, Json)> {
                     "secondaries": {"type": "array", "items": {"type": "string"}, "minItems": 1,
                                     "maxItems": MAX_CONTACTS - 1, "uniqueItems": true},
                     "dry_run": {"type": "boolean", "default": false}
+                }
+            }),
+        ),
+        (
+            "MergeResult",
+            json!({
+                "type": "object",
+                "required": ["contact"],
+                "properties": {
+                    "contact": schema_ref("Contact"),
+                    "merged": {"description": "The secondaries' Contact IDs (absent on a dry run).", "type": "array", "items": {"type": "string"}}
+                }
+            }),
+        ),
+    ]
+}
+
 /// The bulk component's bodies.
 fn bulk_schemas() -> Vec<(&'static str, Json)> {
     let job = json!({
@@ -556,16 +573,6 @@ fn bulk_schemas() -> Vec<(&'static str, Json)> {
             }),
         ),
         (
-            "MergeResult",
-            json!({
-                "type": "object",
-                "required": ["contact"],
-                "properties": {
-                    "contact": schema_ref("Contact"),
-                    "merged": {"description": "The secondaries' Contact IDs (absent on a dry run).", "type": "array", "items": {"type": "string"}}
-                }
-            }),
-        ),
             "BulkAnswer",
             json!({
                 "oneOf": [
