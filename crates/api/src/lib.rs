@@ -3,8 +3,8 @@
 //! sends back the [`Response`]. Runs natively in tests and under Spin in components.
 
 pub mod block;
-pub mod console;
 pub mod bulk;
+pub mod console;
 pub mod crud;
 pub mod filter;
 pub mod hooks;

@@ -10,6 +10,8 @@ use crate::http_io::Response;
 pub enum Protocol {
     NoRoute,
     MethodNotAllowed(Vec<&'static str>),
+    /// Path and query longer than [`crate::routes::MAX_TARGET`].
+    TargetTooLong,
 }
 
 pub fn from_error(e: &Error) -> Response {
@@ -63,6 +65,11 @@ pub fn protocol(p: Protocol, path: &str) -> Response {
                     "detail": format!("{path} allows {}", allowed.join(", "))}),
         )
         .with_header("allow", allowed.join(", ")),
+        Protocol::TargetTooLong => problem(
+            StatusCode::URI_TOO_LONG,
+            &json!({"type": type_uri("uri-too-long"), "title": "URI too long", "status": 414,
+                    "detail": format!("a request's path and query may be at most {} bytes", crate::routes::MAX_TARGET)}),
+        ),
     }
 }
 

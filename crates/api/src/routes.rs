@@ -192,6 +192,10 @@ impl Call<'_> {
     }
 }
 
+/// The longest path + query a request may have: no route needs more (a search query is at
+/// most 200 characters, a cursor well under 1 KB), and a bound keeps hostile ones cheap.
+pub const MAX_TARGET: usize = 8 * 1024;
+
 /// Routes a request through `table`, checks its access, runs `dispatch`, and turns any
 /// error into a problem response. Storage failures are logged (the caller sees no SQL).
 pub fn serve(
@@ -200,6 +204,9 @@ pub fn serve(
     table: &'static [RouteDoc],
     dispatch: fn(&Call) -> Result<Response>,
 ) -> Response {
+    if req.path.len() + req.query.len() > MAX_TARGET {
+        return problem::protocol(Protocol::TargetTooLong, "");
+    }
     let (route, params) = match find(req, table) {
         Ok(found) => found,
         Err(p) => return problem::protocol(p, &req.path),
