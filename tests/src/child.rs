@@ -1,49 +1,40 @@
-//! The host as a separate process (`spin-host up`), for tests that kill it: a crash test
-//! needs SIGKILL at an arbitrary moment, which a host inside the test's own process cannot
-//! survive. The app and its state directory are the same as [`crate::App`]'s.
+//! The host as a separate process (`app-host`, `src/bin/app-host.rs`), for tests that kill
+//! it: a crash test needs SIGKILL at an arbitrary moment, which a host inside the test's own
+//! process cannot survive. The app and its state directory are the same as [`crate::App`]'s.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 
-use serde_json::Value as Json;
-
-/// A `spin-host up` process serving the app on an ephemeral port.
+/// An `app-host` process serving the app.
 pub struct ChildHost {
     process: Child,
     base_url: String,
 }
 
 impl ChildHost {
-    /// Starts `spin-host up` on `state_dir` with these variables, listening on `listen`
+    /// Starts `app-host` on `state_dir` with these variables, listening on `listen`
     /// (`127.0.0.1:0`: a free port); returns once it serves.
-    pub fn start(
-        manifest: &Path,
-        listen: &str,
-        state_dir: &Path,
-        variables: &[(String, String)],
-    ) -> ChildHost {
-        let mut cmd = Command::new(cli());
-        cmd.arg("up")
-            .arg("--from")
-            .arg(manifest)
-            .args(["--listen", listen, "--state-dir"])
-            .arg(state_dir)
+    pub fn start(listen: &str, state_dir: &Path, variables: &[(String, String)]) -> ChildHost {
+        let mut cmd = Command::new(app_host());
+        cmd.arg(state_dir)
+            .arg(listen)
+            .args(
+                variables
+                    .iter()
+                    .map(|(name, value)| format!("{name}={value}")),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
-        for (name, value) in variables {
-            cmd.arg("--variable").arg(format!("{name}={value}"));
-        }
-        let mut process = cmd.spawn().expect("starting spin-host up");
+        let mut process = cmd.spawn().expect("starting app-host");
         let stdout = process.stdout.take().expect("piped stdout");
         let banner = BufReader::new(stdout)
             .lines()
             .map_while(Result::ok)
             .find_map(|line| line.strip_prefix("Serving ").map(str::to_owned));
         let Some(base_url) = banner else {
-            let status = process.wait().expect("spin-host exit status");
-            panic!("spin-host up exited before serving: {status}");
+            let status = process.wait().expect("app-host exit status");
+            panic!("app-host exited before serving: {status}");
         };
         ChildHost { process, base_url }
     }
@@ -69,26 +60,19 @@ impl Drop for ChildHost {
     }
 }
 
-/// The `spin-host` binary of this workspace, built (once per process) in the profile and
-/// target dir the caller was built in, so nothing is compiled twice.
-fn cli() -> &'static Path {
-    static CLI: OnceLock<PathBuf> = OnceLock::new();
-    CLI.get_or_init(|| {
-        let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .current_dir(crate::workspace_root())
-            .args(["build", "-q", "-p", "spin-host", "--bin", "spin-host"])
-            // Benchmarks (optimized) get an optimized host, tests the one they built.
-            .args((!cfg!(debug_assertions)).then_some("--release"))
-            .arg("--message-format=json-render-diagnostics")
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("running cargo build -p spin-host");
-        assert!(out.status.success(), "building spin-host failed");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<Json>(line).ok())
-            .filter(|msg| msg["target"]["name"] == "spin-host")
-            .find_map(|msg| msg["executable"].as_str().map(PathBuf::from))
-            .expect("cargo named no spin-host executable")
-    })
+/// The `app-host` binary cargo built beside the running test or bench (binaries land in
+/// the profile's directory, tests and benches in its `deps/`).
+fn app_host() -> PathBuf {
+    let exe = std::env::current_exe().expect("the running test's path");
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|profile_dir| profile_dir.join("app-host"))
+        .expect("a profile directory");
+    assert!(
+        path.exists(),
+        "{} is missing: cargo builds it with this crate's tests and benches",
+        path.display()
+    );
+    path
 }

@@ -86,7 +86,6 @@ impl App {
     }
 
     fn boot(&mut self) {
-        let manifest = workspace_root().join("spin.toml");
         let host = if self.in_child {
             let variables: Vec<(String, String)> = self.variables.clone().into_iter().collect();
             // A restarted host takes the port back, so clients keep their base URL.
@@ -95,7 +94,6 @@ impl App {
                 .as_deref()
                 .and_then(|u| u.strip_prefix("http://"));
             let child = child::ChildHost::start(
-                &manifest,
                 listen.unwrap_or("127.0.0.1:0"),
                 self.state.path(),
                 &variables,
@@ -104,7 +102,7 @@ impl App {
             Host::Child(child)
         } else {
             let cfg = spin_host::HostConfig {
-                manifest,
+                manifest: workspace_root().join("spin.toml"),
                 listen: "127.0.0.1:0".parse().expect("address"),
                 state_dir: self.state.path().to_path_buf(),
                 variables: self.variables.clone(),

@@ -50,7 +50,6 @@ enum Hook {
 
 /// One delivery as its platform sends it.
 struct Delivery {
-    event: usize,
     hook: Hook,
     body: Vec<u8>,
 }
@@ -98,7 +97,6 @@ fn delivery(event: usize, plan: &Plan) -> Delivery {
         ),
     };
     Delivery {
-        event,
         hook,
         body: body.to_string().into_bytes(),
     }

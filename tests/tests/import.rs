@@ -1,9 +1,6 @@
 //! End-to-end: the import component through the host (SPEC §4, §8, §9): preview, jobs,
 //! chunks, policies, failed rows, bounds, and a host killed in the middle of a chunk.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use contacts_e2e::{App, Resp, ADMIN};
@@ -408,43 +405,6 @@ fn bad_files_and_bad_jobs_are_clear_4xx() {
         .assert_problem(404, None);
 }
 
-/// The app served by the host in a child process (`app-host`), killed at will.
-struct ChildHost {
-    child: Child,
-    base_url: String,
-}
-
-impl ChildHost {
-    fn start(state_dir: &Path) -> ChildHost {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_app-host"))
-            .arg(state_dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting app-host");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("app-host's base URL");
-        ChildHost {
-            child,
-            base_url: line.trim().to_owned(),
-        }
-    }
-
-    fn kill(mut self) {
-        self.child.kill().expect("kill");
-        self.child.wait().expect("reap");
-    }
-}
-
-impl Drop for ChildHost {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn send(base: &str, method: &str, path: &str, body: &[u8]) -> Result<(u16, Json), String> {
     let r = ureq::request(method, &format!("{base}{path}"))
         .set("authorization", &format!("Bearer {ADMIN}"))
@@ -463,12 +423,10 @@ fn send(base: &str, method: &str, path: &str, body: &[u8]) -> Result<(u16, Json)
 
 #[test]
 fn a_host_killed_inside_a_chunk_leaves_none_of_it_and_the_re_sent_chunk_imports_once() {
-    // Built here once, so the children only check that it is current.
-    spin_host::build_once(&contacts_e2e::workspace_root().join("spin.toml")).expect("build");
-    let state = tempfile::tempdir().expect("state dir");
-    let host = ChildHost::start(state.path());
+    let mut app = App::start_in_child();
     let spec = json!({"mapping": {"Email": "email", "Name": "first_name"}}).to_string();
-    let (status, job) = send(&host.base_url, "POST", "/api/imports", spec.as_bytes()).unwrap();
+    let base = app.base_url();
+    let (status, job) = send(&base, "POST", "/api/imports", spec.as_bytes()).unwrap();
     assert_eq!(status, 201, "{job}");
     let job = job["id"].as_str().unwrap().to_owned();
     let rows = 40_000;
@@ -480,9 +438,8 @@ fn a_host_killed_inside_a_chunk_leaves_none_of_it_and_the_re_sent_chunk_imports_
 
     // Kill the host once the chunk's transaction has started writing: SQLite's rollback
     // journal exists only inside a write transaction.
-    let journal = state.path().join("sqlite_db.db-journal");
+    let journal = app.state_dir().join("sqlite_db.db-journal");
     let sent = std::thread::scope(|s| {
-        let base = host.base_url.clone();
         let sending = s.spawn(|| send(&base, "PUT", &path, body.as_bytes()));
         let begun = Instant::now();
         while !journal.exists() {
@@ -492,7 +449,7 @@ fn a_host_killed_inside_a_chunk_leaves_none_of_it_and_the_re_sent_chunk_imports_
             );
             std::thread::sleep(Duration::from_millis(2));
         }
-        host.kill();
+        app.kill();
         sending.join().expect("sender")
     });
     assert!(
@@ -500,31 +457,24 @@ fn a_host_killed_inside_a_chunk_leaves_none_of_it_and_the_re_sent_chunk_imports_
         "the chunk finished before the kill: {sent:?}"
     );
 
-    let host = ChildHost::start(state.path());
-    let (_, progress) = send(&host.base_url, "GET", &format!("/api/imports/{job}"), b"").unwrap();
+    app.restart();
+    let (_, progress) = send(&base, "GET", &format!("/api/imports/{job}"), b"").unwrap();
     assert_eq!(progress["next_seq"], 1, "{progress}");
     assert_eq!(progress["processed"], 0);
-    let (status, segments) = send(&host.base_url, "GET", "/api/segments", b"").unwrap();
+    let (status, segments) = send(&base, "GET", "/api/segments", b"").unwrap();
     assert_eq!(status, 200);
     assert_eq!(
         segments["items"][0]["count"], 0,
         "no row of the killed chunk is left"
     );
 
-    let (status, after) = send(&host.base_url, "PUT", &path, body.as_bytes()).unwrap();
+    let (status, after) = send(&base, "PUT", &path, body.as_bytes()).unwrap();
     assert_eq!(status, 200, "{after}");
     assert_eq!(counts(&after), [rows, 0, 0, 0]);
-    let (_, again) = send(&host.base_url, "PUT", &path, body.as_bytes()).unwrap();
+    let (_, again) = send(&base, "PUT", &path, body.as_bytes()).unwrap();
     assert_eq!(again, after, "re-sent after the commit: unchanged");
-    let (_, segments) = send(&host.base_url, "GET", "/api/segments", b"").unwrap();
+    let (_, segments) = send(&base, "GET", "/api/segments", b"").unwrap();
     assert_eq!(segments["items"][0]["count"], rows);
-    let (_, found) = send(
-        &host.base_url,
-        "GET",
-        "/api/search?q=user39999%40example.com",
-        b"",
-    )
-    .unwrap();
+    let (_, found) = send(&base, "GET", "/api/search?q=user39999%40example.com", b"").unwrap();
     assert_eq!(found["items"].as_array().map(Vec::len), Some(1), "{found}");
-    host.kill();
 }
