@@ -36,6 +36,46 @@ pub const SCHEMA: &[&str] = &[
     )",
 ];
 
+/// Schema migration 2, this module's part: the sizes of All and Blocked, kept by triggers
+/// on `contacts` in every writer's own transaction (no writer can forget them), so the
+/// segment sidebar reads two numbers instead of counting every contact per view (issue 16).
+/// Only `blocked` decides either segment, so inserts, deletes and changes of `blocked` are
+/// all that move them.
+pub const SCHEMA_V2: &[&str] = &[
+    "CREATE TABLE segment_tallies (segment TEXT PRIMARY KEY, contacts INTEGER NOT NULL) WITHOUT ROWID",
+    "INSERT INTO segment_tallies (segment, contacts) \
+       SELECT 'all', count(*) FROM contacts WHERE blocked = 0 \
+       UNION ALL SELECT 'blocked', count(*) FROM contacts WHERE blocked <> 0",
+    "CREATE TRIGGER segment_tallies_insert AFTER INSERT ON contacts BEGIN \
+       UPDATE segment_tallies SET contacts = contacts + 1 \
+        WHERE segment = CASE WHEN NEW.blocked <> 0 THEN 'blocked' ELSE 'all' END; \
+     END",
+    "CREATE TRIGGER segment_tallies_delete AFTER DELETE ON contacts BEGIN \
+       UPDATE segment_tallies SET contacts = contacts - 1 \
+        WHERE segment = CASE WHEN OLD.blocked <> 0 THEN 'blocked' ELSE 'all' END; \
+     END",
+    "CREATE TRIGGER segment_tallies_block AFTER UPDATE OF blocked ON contacts \
+       WHEN (OLD.blocked <> 0) <> (NEW.blocked <> 0) BEGIN \
+       UPDATE segment_tallies SET contacts = contacts + \
+         CASE WHEN segment = CASE WHEN NEW.blocked <> 0 THEN 'blocked' ELSE 'all' END \
+              THEN 1 ELSE -1 END; \
+     END",
+];
+
+/// The size of a system segment, as [`SCHEMA_V2`]'s triggers keep it.
+pub fn system_count(db: &dyn Sql, id: SegmentId) -> Result<i64> {
+    let key = match id {
+        SegmentId::Blocked => "blocked",
+        _ => "all",
+    };
+    let rows = db.execute(
+        "SELECT contacts FROM segment_tallies WHERE segment = ?1",
+        &[key.into()],
+    )?;
+    rows.scalar_i64()
+        .ok_or_else(|| Error::Storage(format!("no tally of segment '{key}'")))
+}
+
 pub const MAX_SAVED: i64 = 500;
 pub const MAX_NAME: usize = 100;
 const INDEX_PREFIX: &str = "contacts_custom_";
@@ -465,4 +505,89 @@ pub fn sync_indexes(db: &dyn Sql, catalogue: &Catalogue) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tally_tests {
+    use super::*;
+    use crate::native::NativeSql;
+    use crate::schema;
+
+    fn counted(db: &NativeSql, blocked: bool) -> i64 {
+        let sql = if blocked {
+            "SELECT count(*) FROM contacts WHERE blocked <> 0"
+        } else {
+            "SELECT count(*) FROM contacts WHERE blocked = 0"
+        };
+        db.execute(sql, &[]).unwrap().scalar_i64().unwrap()
+    }
+
+    fn assert_tallies(db: &NativeSql, all: i64, blocked: i64) {
+        assert_eq!(counted(db, false), all, "count of All");
+        assert_eq!(counted(db, true), blocked, "count of Blocked");
+        assert_eq!(system_count(db, SegmentId::All).unwrap(), all);
+        assert_eq!(system_count(db, SegmentId::Blocked).unwrap(), blocked);
+    }
+
+    /// Every way a contact enters, leaves or changes segment moves the tallies; nothing
+    /// else does.
+    #[test]
+    fn tallies_follow_inserts_deletes_and_blocking() {
+        let db = NativeSql::open_in_memory();
+        schema::ensure(&db).unwrap();
+        assert_tallies(&db, 0, 0);
+        let at = "2026-01-01T00:00:00.000Z";
+        db.execute(
+            "INSERT INTO contacts (contact_id, display_name, blocked, created_at, updated_at) \
+             VALUES ('A', 'A', 0, ?1, ?1), ('B', 'B', 0, ?1, ?1), ('C', 'C', 1, ?1, ?1), ('D', 'D', 0, ?1, ?1)",
+            &[at.into()],
+        )
+        .unwrap();
+        assert_tallies(&db, 3, 1);
+        // Blocking two (one already blocked) and changing other columns.
+        db.execute(
+            "UPDATE contacts SET blocked = 1 WHERE contact_id IN ('A', 'C')",
+            &[],
+        )
+        .unwrap();
+        db.execute("UPDATE contacts SET city = 'Paris', blocked = blocked", &[])
+            .unwrap();
+        assert_tallies(&db, 2, 2);
+        db.execute(
+            "UPDATE contacts SET blocked = 0 WHERE contact_id = 'C'",
+            &[],
+        )
+        .unwrap();
+        assert_tallies(&db, 3, 1);
+        db.execute("DELETE FROM contacts WHERE contact_id IN ('A', 'B')", &[])
+            .unwrap();
+        assert_tallies(&db, 2, 0);
+        // A write rolled back leaves them as they were.
+        db.execute("BEGIN", &[]).unwrap();
+        db.execute("DELETE FROM contacts", &[]).unwrap();
+        db.execute("ROLLBACK", &[]).unwrap();
+        assert_tallies(&db, 2, 0);
+    }
+
+    /// The migration counts the contacts a database already holds.
+    #[test]
+    fn migration_2_starts_from_the_existing_contacts() {
+        let db = NativeSql::open_in_memory();
+        schema::ensure(&db).unwrap();
+        for t in ["insert", "delete", "block"] {
+            db.execute(&format!("DROP TRIGGER segment_tallies_{t}"), &[])
+                .unwrap();
+        }
+        db.execute("DROP TABLE segment_tallies", &[]).unwrap();
+        db.execute(
+            "INSERT INTO contacts (contact_id, display_name, blocked, created_at, updated_at) \
+             VALUES ('A', 'A', 0, 'x', 'x'), ('B', 'B', 1, 'x', 'x')",
+            &[],
+        )
+        .unwrap();
+        for statement in SCHEMA_V2 {
+            db.execute(statement, &[]).unwrap();
+        }
+        assert_tallies(&db, 1, 1);
+    }
 }
