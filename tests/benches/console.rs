@@ -61,6 +61,11 @@ const V2_OBJECTS: &[(&str, &str)] = &[
     ("TRIGGER", "segment_tallies_insert"),
     ("TRIGGER", "segment_tallies_delete"),
     ("TRIGGER", "segment_tallies_block"),
+    ("TRIGGER", "contacts_generation_insert"),
+    ("TRIGGER", "contacts_generation_update"),
+    ("TRIGGER", "contacts_generation_delete"),
+    ("TRIGGER", "contacts_generation_tag_insert"),
+    ("TRIGGER", "contacts_generation_tag_delete"),
 ];
 
 fn main() {

@@ -36,11 +36,12 @@ pub const SCHEMA: &[&str] = &[
     )",
 ];
 
-/// Schema migration 2, this module's part: the sizes of All and Blocked, kept by triggers
-/// on `contacts` in every writer's own transaction (no writer can forget them), so the
-/// segment sidebar reads two numbers instead of counting every contact per view (issue 16).
-/// Only `blocked` decides either segment, so inserts, deletes and changes of `blocked` are
-/// all that move them.
+/// Schema migration 2, this module's part, so the segment sidebar does not count a million
+/// contacts per view (issue 16). The sizes of All and Blocked, kept by triggers on
+/// `contacts` in every writer's own transaction (no writer can forget them): only `blocked`
+/// decides either segment, so inserts, deletes and changes of `blocked` are all that move
+/// them ([`system_count`]). And saved segments' last counts, kept while nothing changed
+/// ([`count`]).
 pub const SCHEMA_V2: &[&str] = &[
     "CREATE TABLE segment_tallies (segment TEXT PRIMARY KEY, contacts INTEGER NOT NULL) WITHOUT ROWID",
     "INSERT INTO segment_tallies (segment, contacts) \
@@ -60,7 +61,58 @@ pub const SCHEMA_V2: &[&str] = &[
          CASE WHEN segment = CASE WHEN NEW.blocked <> 0 THEN 'blocked' ELSE 'all' END \
               THEN 1 ELSE -1 END; \
      END",
+    // Saved segments' kept counts (see [`count`]): a generation bumped by every write of a
+    // contact row or a tag row, and each segment's last count with the generation and the
+    // exact query it was taken at.
+    "CREATE TABLE contacts_generation (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL)",
+    "INSERT INTO contacts_generation (id, n) VALUES (1, 0)",
+    "CREATE TRIGGER contacts_generation_insert AFTER INSERT ON contacts BEGIN \
+       UPDATE contacts_generation SET n = n + 1 WHERE id = 1; END",
+    "CREATE TRIGGER contacts_generation_update AFTER UPDATE ON contacts BEGIN \
+       UPDATE contacts_generation SET n = n + 1 WHERE id = 1; END",
+    "CREATE TRIGGER contacts_generation_delete AFTER DELETE ON contacts BEGIN \
+       UPDATE contacts_generation SET n = n + 1 WHERE id = 1; END",
+    "CREATE TRIGGER contacts_generation_tag_insert AFTER INSERT ON contact_tags BEGIN \
+       UPDATE contacts_generation SET n = n + 1 WHERE id = 1; END",
+    "CREATE TRIGGER contacts_generation_tag_delete AFTER DELETE ON contact_tags BEGIN \
+       UPDATE contacts_generation SET n = n + 1 WHERE id = 1; END",
+    "CREATE TABLE segment_counts ( \
+       segment_id INTEGER PRIMARY KEY, \
+       generation INTEGER NOT NULL, query TEXT NOT NULL, contacts INTEGER NOT NULL)",
 ];
+
+/// A saved segment's count, taken again only when it could differ: when a contact or tag
+/// row was written since (the generation moved) or the query is not the same text with the
+/// same parameters (the filter changed, or a date window such as "in the last 7 days" moved
+/// with the clock). So a sidebar viewed again and again over unchanged data counts nothing,
+/// and a count is never stale: a hit needs the generation it was taken at, and a count
+/// taken while a write landed is stored under the older generation, so it never hits.
+pub fn count(db: &dyn Sql, segment_id: i64, scope: &Where) -> Result<i64> {
+    let query = format!("{}\u{1f}{:?}", scope.sql, scope.params);
+    let generation = db
+        .execute("SELECT n FROM contacts_generation WHERE id = 1", &[])?
+        .scalar_i64()
+        .ok_or_else(|| Error::Storage("contacts_generation has no row".into()))?;
+    let kept = db.execute(
+        "SELECT contacts FROM segment_counts WHERE segment_id = ?1 AND generation = ?2 AND query = ?3",
+        &[segment_id.into(), generation.into(), query.as_str().into()],
+    )?;
+    if let Some(n) = kept.scalar_i64() {
+        return Ok(n);
+    }
+    let n = crate::query::count(db, scope)?;
+    // Keeping it is an optimisation: if another writer holds the database past the busy
+    // timeout, the count is still right, only not kept.
+    if let Err(e) = db.execute(
+        "INSERT INTO segment_counts (segment_id, generation, query, contacts) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (segment_id) DO UPDATE SET generation = excluded.generation, \
+           query = excluded.query, contacts = excluded.contacts",
+        &[segment_id.into(), generation.into(), query.as_str().into(), n.into()],
+    ) {
+        eprintln!("segment {segment_id}: count not kept: {e:?}");
+    }
+    Ok(n)
+}
 
 /// The size of a system segment, as [`SCHEMA_V2`]'s triggers keep it.
 pub fn system_count(db: &dyn Sql, id: SegmentId) -> Result<i64> {
@@ -431,6 +483,10 @@ pub fn delete(db: &dyn Sql, catalogue: &Catalogue, id: &str) -> Result<()> {
         if db.changes() == 0 {
             return Err(Error::NotFound(format!("segment '{n}'")));
         }
+        db.execute(
+            "DELETE FROM segment_counts WHERE segment_id = ?",
+            &[n.into()],
+        )?;
         sync_indexes(db, catalogue)
     })
 }
@@ -574,11 +630,17 @@ mod tally_tests {
     fn migration_2_starts_from_the_existing_contacts() {
         let db = NativeSql::open_in_memory();
         schema::ensure(&db).unwrap();
-        for t in ["insert", "delete", "block"] {
-            db.execute(&format!("DROP TRIGGER segment_tallies_{t}"), &[])
-                .unwrap();
+        let v2 = db
+            .execute(
+                "SELECT type, name FROM sqlite_master WHERE name LIKE 'segment_tallies%' \
+                 OR name LIKE 'contacts_generation%' OR name = 'segment_counts' ORDER BY type = 'table'",
+                &[],
+            )
+            .unwrap();
+        for row in &v2.rows {
+            let (kind, name) = (row[0].as_str().unwrap(), row[1].as_str().unwrap());
+            db.execute(&format!("DROP {kind} {name}"), &[]).unwrap();
         }
-        db.execute("DROP TABLE segment_tallies", &[]).unwrap();
         db.execute(
             "INSERT INTO contacts (contact_id, display_name, blocked, created_at, updated_at) \
              VALUES ('A', 'A', 0, 'x', 'x'), ('B', 'B', 1, 'x', 'x')",
@@ -589,5 +651,91 @@ mod tally_tests {
             db.execute(statement, &[]).unwrap();
         }
         assert_tallies(&db, 1, 1);
+    }
+}
+
+#[cfg(test)]
+mod count_tests {
+    use super::*;
+    use crate::filter::Clock;
+    use crate::native::NativeSql;
+    use crate::schema;
+
+    fn kept_rows(db: &NativeSql) -> i64 {
+        db.execute("SELECT count(*) FROM segment_counts", &[])
+            .unwrap()
+            .scalar_i64()
+            .unwrap()
+    }
+
+    fn generation(db: &NativeSql) -> i64 {
+        db.execute("SELECT n FROM contacts_generation", &[])
+            .unwrap()
+            .scalar_i64()
+            .unwrap()
+    }
+
+    /// A kept count is used while nothing changed, and taken again after any write of a
+    /// contact or a tag: it is never stale.
+    #[test]
+    fn kept_counts_follow_every_write() {
+        let db = NativeSql::open_in_memory();
+        schema::ensure(&db).unwrap();
+        let cat = Catalogue::load(&db).unwrap();
+        let clock = Clock::system(None).unwrap();
+        let at = "2026-01-01T00:00:00.000Z";
+        db.execute(
+            "INSERT INTO contacts (contact_id, display_name, city, created_at, updated_at) \
+             VALUES ('A', 'A', 'Paris', ?1, ?1), ('B', 'B', 'Lima', ?1, ?1)",
+            &[at.into()],
+        )
+        .unwrap();
+        let body = serde_json::json!({"name": "vip or Paris", "filter": {"any": [
+            {"field": "city", "op": "eq", "value": "Paris"},
+            {"field": "tags", "op": "has_any", "value": ["vip"]},
+        ]}});
+        let seg = create(&db, &cat, "admin", &body).unwrap();
+        let scope = || {
+            get(&db, seg.id)
+                .unwrap()
+                .scope(&cat, &clock, Reading::Every)
+                .unwrap()
+        };
+        assert_eq!(count(&db, seg.id, &scope()).unwrap(), 1);
+        assert_eq!(kept_rows(&db), 1);
+
+        // Kept: a count changed behind its back is what the next read answers...
+        db.execute("UPDATE segment_counts SET contacts = 99", &[])
+            .unwrap();
+        assert_eq!(count(&db, seg.id, &scope()).unwrap(), 99);
+        // ...until any contact or tag row is written.
+        let before = generation(&db);
+        db.execute(
+            "UPDATE contacts SET city = 'Paris' WHERE contact_id = 'B'",
+            &[],
+        )
+        .unwrap();
+        assert!(generation(&db) > before);
+        assert_eq!(count(&db, seg.id, &scope()).unwrap(), 2);
+        db.execute("UPDATE segment_counts SET contacts = 99", &[])
+            .unwrap();
+        db.execute(
+            "INSERT INTO contact_tags (contact_rowid, tag) SELECT id, 'vip' FROM contacts WHERE contact_id = 'A'",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(count(&db, seg.id, &scope()).unwrap(), 2);
+        db.execute("DELETE FROM contacts WHERE contact_id = 'B'", &[])
+            .unwrap();
+        assert_eq!(count(&db, seg.id, &scope()).unwrap(), 1);
+
+        // Another query (the filter changed) is counted, not answered from the old one.
+        db.execute("UPDATE segment_counts SET contacts = 99", &[])
+            .unwrap();
+        let other = Where::new("c.city = 'Nowhere'", vec![]);
+        assert_eq!(count(&db, seg.id, &other).unwrap(), 0);
+
+        delete(&db, &cat, &seg.id.to_string()).unwrap();
+        assert_eq!(kept_rows(&db), 0);
     }
 }
