@@ -155,7 +155,6 @@ export function Contacts({ session }) {
           selected={[...selected]}
           segment={segment}
           filter={filter}
-          total={total}
           fields={fields}
           onDone={() => {
             setSelected(new Set());
