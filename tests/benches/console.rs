@@ -90,6 +90,7 @@ fn main() {
         .put(&format!("{base}/api/views/table"))
         .set("authorization", &auth)
         .send_json(json!({ "columns": COLUMNS }))
+        .and_then(|r| Ok(r.into_string()?))
         .expect("saving the table view");
     let get = |path: &str| {
         agent
