@@ -90,8 +90,9 @@ fn main() {
         .put(&format!("{base}/api/views/table"))
         .set("authorization", &auth)
         .send_json(json!({ "columns": COLUMNS }))
-        .and_then(|r| Ok(r.into_string()?))
-        .expect("saving the table view");
+        .expect("saving the table view")
+        .into_string()
+        .expect("the saved view");
     let get = |path: &str| {
         agent
             .get(&format!("{base}{path}"))
