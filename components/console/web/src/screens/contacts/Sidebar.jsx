@@ -30,7 +30,7 @@ export function Sidebar({ segments, current, onSelect, onChanged, session }) {
                 )}
                 {session.can('DELETE', '/api/segments/{id}') && (
                   <button type="button" class="icon" aria-label={`Delete segment ${s.name}`} onClick={() => setDeleting(s)}>
-                    🗑
+                    ×
                   </button>
                 )}
               </span>
