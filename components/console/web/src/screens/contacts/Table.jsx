@@ -1,8 +1,14 @@
+import { useEffect } from 'preact/hooks';
 import { href } from '../../router.js';
 import { display } from '../../ui.jsx';
 
 /** The contacts table: the caller's columns, sortable headers, a checkbox per row. */
 export function Table({ busy, items, columns, fieldByKey, sort, onSort, showMatch, selected, onSelect }) {
+  // User Timing: when a page of rows is on screen (effects run after the browser paints),
+  // for measuring the console as a user sees it (tests/browser/measure.mjs).
+  useEffect(() => {
+    if (!busy) performance.mark('contacts:rows');
+  }, [busy, items]);
   const allSelected = items.length > 0 && items.every((c) => selected.has(c.contact_id));
   const toggleAll = () => onSelect(allSelected ? new Set() : new Set(items.map((c) => c.contact_id)));
   const toggle = (id) => {
