@@ -229,7 +229,12 @@ try {
     await page.getByLabel('Name', { exact: true }).fill('Paris or VIP');
     await page.getByRole('button', { name: 'Rename', exact: true }).click();
     await segmentButton('Paris or VIP').waitFor();
-    await openSegment('All');
+    await accessible('saved-segment');
+    // And delete it (admins only); its contacts stay.
+    await page.getByRole('button', { name: 'Delete segment Paris or VIP' }).click();
+    await page.getByRole('dialog', { name: 'Delete segment' }).getByRole('button', { name: 'Delete segment' }).click();
+    await segmentButton('Paris or VIP').waitFor({ state: 'detached' });
+    await page.locator('#contacts-title', { hasText: 'All' }).waitFor();
   });
 
   let target;

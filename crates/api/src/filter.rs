@@ -234,21 +234,18 @@ fn page_json(
 /// A segment as JSON with its count; a saved segment whose filter no longer checks carries
 /// `count: null` and an `error` instead.
 fn segment_json(db: &dyn Sql, catalogue: &Catalogue, clock: &Clock, id: SegmentId) -> Result<Json> {
-    let (mut out, scope) = match id {
-        SegmentId::Saved(n) => {
-            let saved = segments::get(db, n)?;
-            (
-                saved.to_json(),
-                saved.checked_scope(catalogue, clock, Reading::Every),
-            )
+    let saved = match id {
+        SegmentId::Saved(n) => segments::get(db, n)?,
+        system => {
+            // Kept by triggers: no count of (nearly) every contact per sidebar view.
+            let mut out = segments::system_json(system);
+            out["count"] = json!(segments::system_count(db, system)?);
+            return Ok(out);
         }
-        system => (
-            segments::system_json(system),
-            segments::scope_for(db, catalogue, clock, system, Reading::Every),
-        ),
     };
-    match scope {
-        Ok(scope) => out["count"] = json!(query::count(db, &scope)?),
+    let mut out = saved.to_json();
+    match saved.checked_scope(catalogue, clock, Reading::Every) {
+        Ok(scope) => out["count"] = json!(segments::count(db, saved.id, &scope)?),
         Err(e) => {
             out["count"] = Json::Null;
             out["error"] = segments::error_json(&e);

@@ -14,6 +14,19 @@ pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_LIMIT: usize = 500;
 pub const MAX_SORT_KEYS: usize = 3;
 
+/// Schema migration 2, this module's part: indexes in the sort orders people pick in the
+/// console (issue 16). Without one, a sorted first page of All is a top-N sort of every
+/// contact (136–242 ms at 1M, docs/benchmarks.md); with one it walks the index from its end
+/// and stops after a page. Each index's entries end in the row id, so it also orders the
+/// row-id tie-break, ascending or (walked backwards) descending. Text sorts are
+/// case-insensitive (`field_expr`), so are these. Each costs every insert and every write
+/// of its column (docs/benchmarks.md, Console).
+pub const SCHEMA_V2: &[&str] = &[
+    "CREATE INDEX contacts_last_name ON contacts(last_name COLLATE NOCASE)",
+    "CREATE INDEX contacts_company ON contacts(company COLLATE NOCASE)",
+    "CREATE INDEX contacts_updated_at ON contacts(updated_at)",
+];
+
 /// A SQL condition over `contacts c` with its bound parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Where {
@@ -480,6 +493,37 @@ mod tests {
         assert_eq!(check_limit(Some(500)).unwrap(), 500);
         assert!(check_limit(Some(501)).is_err());
         assert!(check_limit(Some(0)).is_err());
+    }
+
+    /// A sorted first page of All on an indexed key walks that index: no sort of the segment.
+    #[test]
+    fn indexed_sort_keys_need_no_sort() {
+        let db = crate::native::NativeSql::open_in_memory();
+        crate::schema::ensure(&db).expect("schema");
+        let cat = Catalogue::with_custom(vec![]);
+        for (key, desc) in [
+            ("last_name", false),
+            ("company", true),
+            ("updated_at", true),
+        ] {
+            let field = cat.get(key).expect("a system field");
+            let dir = if desc { "DESC" } else { "ASC" };
+            let sql = format!(
+                "EXPLAIN QUERY PLAN SELECT c.id FROM contacts c WHERE likely(c.blocked = 0) \
+                 ORDER BY {} {dir}, c.id {dir} LIMIT 51",
+                field_expr(field)
+            );
+            let rows = db.execute(&sql, &[]).expect("a plan");
+            let detail = rows.column("detail").expect("detail");
+            let plan: Vec<&str> = rows
+                .rows
+                .iter()
+                .filter_map(|r| r[detail].as_str())
+                .collect();
+            let plan = plan.join(" | ");
+            assert!(plan.contains(&format!("contacts_{key}")), "{key}: {plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{key}: {plan}");
+        }
     }
 
     #[test]

@@ -19,13 +19,15 @@ const MIGRATIONS: &[&[&[&str]]] = &[
         crate::autocreate::SCHEMA,
         crate::search::SCHEMA,
     ],
-    // Merge, bulk and import.
+    // Merge, bulk, import, and the console's sort indexes and kept segment counts.
     &[
         crate::jobs::SCHEMA_V2,
         crate::merge::SCHEMA_V2,
         crate::merge::duplicates::SCHEMA_V2,
         crate::bulk::SCHEMA_V2,
         crate::import::SCHEMA_V2,
+        crate::query::SCHEMA_V2,
+        crate::segments::SCHEMA_V2,
     ],
 ];
 

@@ -36,6 +36,98 @@ pub const SCHEMA: &[&str] = &[
     )",
 ];
 
+/// Schema migration 2, this module's part, so the segment sidebar does not count a million
+/// contacts per view (issue 16). The sizes of All and Blocked, kept by triggers on
+/// `contacts` in every writer's own transaction (no writer can forget them): only `blocked`
+/// decides either segment, so inserts, deletes and changes of `blocked` are all that move
+/// them ([`system_count`]). And saved segments' last counts, kept while nothing changed
+/// ([`count`]).
+pub const SCHEMA_V2: &[&str] = &[
+    "CREATE TABLE segment_tallies (segment TEXT PRIMARY KEY, contacts INTEGER NOT NULL) WITHOUT ROWID",
+    "INSERT INTO segment_tallies (segment, contacts) \
+       SELECT 'all', count(*) FROM contacts WHERE blocked = 0 \
+       UNION ALL SELECT 'blocked', count(*) FROM contacts WHERE blocked <> 0",
+    "CREATE TRIGGER segment_tallies_insert AFTER INSERT ON contacts BEGIN \
+       UPDATE segment_tallies SET contacts = contacts + 1 \
+        WHERE segment = CASE WHEN NEW.blocked <> 0 THEN 'blocked' ELSE 'all' END; \
+     END",
+    "CREATE TRIGGER segment_tallies_delete AFTER DELETE ON contacts BEGIN \
+       UPDATE segment_tallies SET contacts = contacts - 1 \
+        WHERE segment = CASE WHEN OLD.blocked <> 0 THEN 'blocked' ELSE 'all' END; \
+     END",
+    "CREATE TRIGGER segment_tallies_block AFTER UPDATE OF blocked ON contacts \
+       WHEN (OLD.blocked <> 0) <> (NEW.blocked <> 0) BEGIN \
+       UPDATE segment_tallies SET contacts = contacts + \
+         CASE WHEN segment = CASE WHEN NEW.blocked <> 0 THEN 'blocked' ELSE 'all' END \
+              THEN 1 ELSE -1 END; \
+     END",
+    // Saved segments' kept counts (see [`count`]): a generation bumped by every write of a
+    // contact row or a tag row, and each segment's last count with the generation and the
+    // exact query it was taken at.
+    "CREATE TABLE contacts_generation (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL)",
+    "INSERT INTO contacts_generation (id, n) VALUES (1, 0)",
+    "CREATE TRIGGER contacts_generation_insert AFTER INSERT ON contacts BEGIN \
+       UPDATE contacts_generation SET n = n + 1 WHERE id = 1; END",
+    "CREATE TRIGGER contacts_generation_update AFTER UPDATE ON contacts BEGIN \
+       UPDATE contacts_generation SET n = n + 1 WHERE id = 1; END",
+    "CREATE TRIGGER contacts_generation_delete AFTER DELETE ON contacts BEGIN \
+       UPDATE contacts_generation SET n = n + 1 WHERE id = 1; END",
+    "CREATE TRIGGER contacts_generation_tag_insert AFTER INSERT ON contact_tags BEGIN \
+       UPDATE contacts_generation SET n = n + 1 WHERE id = 1; END",
+    "CREATE TRIGGER contacts_generation_tag_delete AFTER DELETE ON contact_tags BEGIN \
+       UPDATE contacts_generation SET n = n + 1 WHERE id = 1; END",
+    "CREATE TABLE segment_counts ( \
+       segment_id INTEGER PRIMARY KEY, \
+       generation INTEGER NOT NULL, query TEXT NOT NULL, contacts INTEGER NOT NULL)",
+];
+
+/// A saved segment's count, taken again only when it could differ: when a contact or tag
+/// row was written since (the generation moved) or the query is not the same text with the
+/// same parameters (the filter changed, or a date window such as "in the last 7 days" moved
+/// with the clock). So a sidebar viewed again and again over unchanged data counts nothing,
+/// and a count is never stale: a hit needs the generation it was taken at, and a count
+/// taken while a write landed is stored under the older generation, so it never hits.
+pub fn count(db: &dyn Sql, segment_id: i64, scope: &Where) -> Result<i64> {
+    let query = format!("{}\u{1f}{:?}", scope.sql, scope.params);
+    let generation = db
+        .execute("SELECT n FROM contacts_generation WHERE id = 1", &[])?
+        .scalar_i64()
+        .ok_or_else(|| Error::Storage("contacts_generation has no row".into()))?;
+    let kept = db.execute(
+        "SELECT contacts FROM segment_counts WHERE segment_id = ?1 AND generation = ?2 AND query = ?3",
+        &[segment_id.into(), generation.into(), query.as_str().into()],
+    )?;
+    if let Some(n) = kept.scalar_i64() {
+        return Ok(n);
+    }
+    let n = crate::query::count(db, scope)?;
+    // Keeping it is an optimisation: if another writer holds the database past the busy
+    // timeout, the count is still right, only not kept.
+    if let Err(e) = db.execute(
+        "INSERT INTO segment_counts (segment_id, generation, query, contacts) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (segment_id) DO UPDATE SET generation = excluded.generation, \
+           query = excluded.query, contacts = excluded.contacts",
+        &[segment_id.into(), generation.into(), query.as_str().into(), n.into()],
+    ) {
+        eprintln!("segment {segment_id}: count not kept: {e:?}");
+    }
+    Ok(n)
+}
+
+/// The size of a system segment, as [`SCHEMA_V2`]'s triggers keep it.
+pub fn system_count(db: &dyn Sql, id: SegmentId) -> Result<i64> {
+    let key = match id {
+        SegmentId::Blocked => "blocked",
+        _ => "all",
+    };
+    let rows = db.execute(
+        "SELECT contacts FROM segment_tallies WHERE segment = ?1",
+        &[key.into()],
+    )?;
+    rows.scalar_i64()
+        .ok_or_else(|| Error::Storage(format!("no tally of segment '{key}'")))
+}
+
 pub const MAX_SAVED: i64 = 500;
 pub const MAX_NAME: usize = 100;
 const INDEX_PREFIX: &str = "contacts_custom_";
@@ -391,6 +483,10 @@ pub fn delete(db: &dyn Sql, catalogue: &Catalogue, id: &str) -> Result<()> {
         if db.changes() == 0 {
             return Err(Error::NotFound(format!("segment '{n}'")));
         }
+        db.execute(
+            "DELETE FROM segment_counts WHERE segment_id = ?",
+            &[n.into()],
+        )?;
         sync_indexes(db, catalogue)
     })
 }
@@ -465,4 +561,181 @@ pub fn sync_indexes(db: &dyn Sql, catalogue: &Catalogue) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tally_tests {
+    use super::*;
+    use crate::native::NativeSql;
+    use crate::schema;
+
+    fn counted(db: &NativeSql, blocked: bool) -> i64 {
+        let sql = if blocked {
+            "SELECT count(*) FROM contacts WHERE blocked <> 0"
+        } else {
+            "SELECT count(*) FROM contacts WHERE blocked = 0"
+        };
+        db.execute(sql, &[]).unwrap().scalar_i64().unwrap()
+    }
+
+    fn assert_tallies(db: &NativeSql, all: i64, blocked: i64) {
+        assert_eq!(counted(db, false), all, "count of All");
+        assert_eq!(counted(db, true), blocked, "count of Blocked");
+        assert_eq!(system_count(db, SegmentId::All).unwrap(), all);
+        assert_eq!(system_count(db, SegmentId::Blocked).unwrap(), blocked);
+    }
+
+    /// Every way a contact enters, leaves or changes segment moves the tallies; nothing
+    /// else does.
+    #[test]
+    fn tallies_follow_inserts_deletes_and_blocking() {
+        let db = NativeSql::open_in_memory();
+        schema::ensure(&db).unwrap();
+        assert_tallies(&db, 0, 0);
+        let at = "2026-01-01T00:00:00.000Z";
+        db.execute(
+            "INSERT INTO contacts (contact_id, display_name, blocked, created_at, updated_at) \
+             VALUES ('A', 'A', 0, ?1, ?1), ('B', 'B', 0, ?1, ?1), ('C', 'C', 1, ?1, ?1), ('D', 'D', 0, ?1, ?1)",
+            &[at.into()],
+        )
+        .unwrap();
+        assert_tallies(&db, 3, 1);
+        // Blocking two (one already blocked) and changing other columns.
+        db.execute(
+            "UPDATE contacts SET blocked = 1 WHERE contact_id IN ('A', 'C')",
+            &[],
+        )
+        .unwrap();
+        db.execute("UPDATE contacts SET city = 'Paris', blocked = blocked", &[])
+            .unwrap();
+        assert_tallies(&db, 2, 2);
+        db.execute(
+            "UPDATE contacts SET blocked = 0 WHERE contact_id = 'C'",
+            &[],
+        )
+        .unwrap();
+        assert_tallies(&db, 3, 1);
+        db.execute("DELETE FROM contacts WHERE contact_id IN ('A', 'B')", &[])
+            .unwrap();
+        assert_tallies(&db, 2, 0);
+        // A write rolled back leaves them as they were.
+        db.execute("BEGIN", &[]).unwrap();
+        db.execute("DELETE FROM contacts", &[]).unwrap();
+        db.execute("ROLLBACK", &[]).unwrap();
+        assert_tallies(&db, 2, 0);
+    }
+
+    /// The migration counts the contacts a database already holds.
+    #[test]
+    fn migration_2_starts_from_the_existing_contacts() {
+        let db = NativeSql::open_in_memory();
+        schema::ensure(&db).unwrap();
+        let v2 = db
+            .execute(
+                "SELECT type, name FROM sqlite_master WHERE name LIKE 'segment_tallies%' \
+                 OR name LIKE 'contacts_generation%' OR name = 'segment_counts' ORDER BY type = 'table'",
+                &[],
+            )
+            .unwrap();
+        for row in &v2.rows {
+            let (kind, name) = (row[0].as_str().unwrap(), row[1].as_str().unwrap());
+            db.execute(&format!("DROP {kind} {name}"), &[]).unwrap();
+        }
+        db.execute(
+            "INSERT INTO contacts (contact_id, display_name, blocked, created_at, updated_at) \
+             VALUES ('A', 'A', 0, 'x', 'x'), ('B', 'B', 1, 'x', 'x')",
+            &[],
+        )
+        .unwrap();
+        for statement in SCHEMA_V2 {
+            db.execute(statement, &[]).unwrap();
+        }
+        assert_tallies(&db, 1, 1);
+    }
+}
+
+#[cfg(test)]
+mod count_tests {
+    use super::*;
+    use crate::filter::Clock;
+    use crate::native::NativeSql;
+    use crate::schema;
+
+    fn kept_rows(db: &NativeSql) -> i64 {
+        db.execute("SELECT count(*) FROM segment_counts", &[])
+            .unwrap()
+            .scalar_i64()
+            .unwrap()
+    }
+
+    fn generation(db: &NativeSql) -> i64 {
+        db.execute("SELECT n FROM contacts_generation", &[])
+            .unwrap()
+            .scalar_i64()
+            .unwrap()
+    }
+
+    /// A kept count is used while nothing changed, and taken again after any write of a
+    /// contact or a tag: it is never stale.
+    #[test]
+    fn kept_counts_follow_every_write() {
+        let db = NativeSql::open_in_memory();
+        schema::ensure(&db).unwrap();
+        let cat = Catalogue::load(&db).unwrap();
+        let clock = Clock::system(None).unwrap();
+        let at = "2026-01-01T00:00:00.000Z";
+        db.execute(
+            "INSERT INTO contacts (contact_id, display_name, city, created_at, updated_at) \
+             VALUES ('A', 'A', 'Paris', ?1, ?1), ('B', 'B', 'Lima', ?1, ?1)",
+            &[at.into()],
+        )
+        .unwrap();
+        let body = serde_json::json!({"name": "vip or Paris", "filter": {"any": [
+            {"field": "city", "op": "eq", "value": "Paris"},
+            {"field": "tags", "op": "has_any", "value": ["vip"]},
+        ]}});
+        let seg = create(&db, &cat, "admin", &body).unwrap();
+        let scope = || {
+            get(&db, seg.id)
+                .unwrap()
+                .scope(&cat, &clock, Reading::Every)
+                .unwrap()
+        };
+        assert_eq!(count(&db, seg.id, &scope()).unwrap(), 1);
+        assert_eq!(kept_rows(&db), 1);
+
+        // Kept: a count changed behind its back is what the next read answers...
+        db.execute("UPDATE segment_counts SET contacts = 99", &[])
+            .unwrap();
+        assert_eq!(count(&db, seg.id, &scope()).unwrap(), 99);
+        // ...until any contact or tag row is written.
+        let before = generation(&db);
+        db.execute(
+            "UPDATE contacts SET city = 'Paris' WHERE contact_id = 'B'",
+            &[],
+        )
+        .unwrap();
+        assert!(generation(&db) > before);
+        assert_eq!(count(&db, seg.id, &scope()).unwrap(), 2);
+        db.execute("UPDATE segment_counts SET contacts = 99", &[])
+            .unwrap();
+        db.execute(
+            "INSERT INTO contact_tags (contact_rowid, tag) SELECT id, 'vip' FROM contacts WHERE contact_id = 'A'",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(count(&db, seg.id, &scope()).unwrap(), 2);
+        db.execute("DELETE FROM contacts WHERE contact_id = 'B'", &[])
+            .unwrap();
+        assert_eq!(count(&db, seg.id, &scope()).unwrap(), 1);
+
+        // Another query (the filter changed) is counted, not answered from the old one.
+        db.execute("UPDATE segment_counts SET contacts = 99", &[])
+            .unwrap();
+        let other = Where::new("c.city = 'Nowhere'", vec![]);
+        assert_eq!(count(&db, seg.id, &other).unwrap(), 0);
+
+        delete(&db, &cat, &seg.id.to_string()).unwrap();
+        assert_eq!(kept_rows(&db), 0);
+    }
 }

@@ -13,6 +13,8 @@ import { SaveSegment } from './contacts/SaveSegment.jsx';
 import { SelectionActions } from './contacts/SelectionActions.jsx';
 
 const PAGE_SIZE = 50;
+/** Typing pauses this long before a search is sent (one request per pause, not per key). */
+const SEARCH_DEBOUNCE_MS = 120;
 
 /** Fetches one page of whatever the screen shows: a search, a filter, or a segment. */
 async function fetchPage({ segment, q, filter, sort, columns, cursor }) {
@@ -44,6 +46,9 @@ export function Contacts({ session }) {
   const [selected, setSelected] = useState(new Set());
   const [dialog, setDialog] = useState(null);
   const [reload, setReload] = useState(0);
+  // The request whose answer (page or error) is on screen: the table is busy while the
+  // current request differs, from the very render that changed it.
+  const [answered, setAnswered] = useState(null);
 
   const loadSegments = useCallback(() => api.get('/api/segments').then((r) => setSegments(r.items), setError), []);
   useEffect(() => {
@@ -62,19 +67,22 @@ export function Contacts({ session }) {
   useEffect(restart, [segment, q, filter, sort]);
 
   useEffect(() => {
-    const t = setTimeout(() => setQ(typed.trim()), 250);
+    const t = setTimeout(() => setQ(typed.trim()), SEARCH_DEBOUNCE_MS);
     return () => clearTimeout(t);
   }, [typed]);
 
   const cursor = cursors[cursors.length - 1];
+  const requestKey = JSON.stringify([segment, q, filter, sort, columns, cursor, reload]);
   useEffect(() => {
     if (!columns) return;
     let stale = false;
     setError(null);
-    fetchPage({ segment, q, filter, sort, columns, cursor }).then(
-      (p) => !stale && setPage(p),
-      (e) => !stale && setError(e),
-    );
+    fetchPage({ segment, q, filter, sort, columns, cursor })
+      .then(
+        (p) => !stale && setPage(p),
+        (e) => !stale && setError(e),
+      )
+      .finally(() => !stale && setAnswered(requestKey));
     return () => {
       stale = true;
     };
@@ -147,7 +155,6 @@ export function Contacts({ session }) {
           selected={[...selected]}
           segment={segment}
           filter={filter}
-          total={total}
           fields={fields}
           onDone={() => {
             setSelected(new Set());
@@ -157,6 +164,7 @@ export function Contacts({ session }) {
         <Problem error={error} />
         {page && (
           <Table
+            busy={answered !== requestKey}
             items={page.items}
             columns={columns}
             fieldByKey={fieldByKey}

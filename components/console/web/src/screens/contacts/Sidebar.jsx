@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { api, enc } from '../../api.js';
 import { Dialog, Problem, useAction } from '../../ui.jsx';
 
@@ -6,6 +6,10 @@ import { Dialog, Problem, useAction } from '../../ui.jsx';
 export function Sidebar({ segments, current, onSelect, onChanged, session }) {
   const [renaming, setRenaming] = useState(null);
   const [deleting, setDeleting] = useState(null);
+  // User Timing: the counts are on screen (tests/browser/measure.mjs).
+  useEffect(() => {
+    if (segments.length) performance.mark('contacts:segments');
+  }, [segments]);
   return (
     <nav class="sidebar" aria-label="Segments">
       <h2 class="sidebar-title">Segments</h2>
@@ -30,7 +34,7 @@ export function Sidebar({ segments, current, onSelect, onChanged, session }) {
                 )}
                 {session.can('DELETE', '/api/segments/{id}') && (
                   <button type="button" class="icon" aria-label={`Delete segment ${s.name}`} onClick={() => setDeleting(s)}>
-                    🗑
+                    ×
                   </button>
                 )}
               </span>

@@ -1,8 +1,14 @@
+import { useEffect } from 'preact/hooks';
 import { href } from '../../router.js';
 import { display } from '../../ui.jsx';
 
 /** The contacts table: the caller's columns, sortable headers, a checkbox per row. */
-export function Table({ items, columns, fieldByKey, sort, onSort, showMatch, selected, onSelect }) {
+export function Table({ busy, items, columns, fieldByKey, sort, onSort, showMatch, selected, onSelect }) {
+  // User Timing: when a page of rows is on screen (effects run after the browser paints),
+  // for measuring the console as a user sees it (tests/browser/measure.mjs).
+  useEffect(() => {
+    if (!busy) performance.mark('contacts:rows');
+  }, [busy, items]);
   const allSelected = items.length > 0 && items.every((c) => selected.has(c.contact_id));
   const toggleAll = () => onSelect(allSelected ? new Set() : new Set(items.map((c) => c.contact_id)));
   const toggle = (id) => {
@@ -12,9 +18,15 @@ export function Table({ items, columns, fieldByKey, sort, onSort, showMatch, sel
     onSelect(next);
   };
   const nameOf = (c) => c.display_name || c.email || c.contact_id;
-  if (items.length === 0) return <p class="empty">No contacts here.</p>;
+  if (items.length === 0) {
+    return (
+      <p class="empty" aria-busy={busy ? 'true' : 'false'}>
+        No contacts here.
+      </p>
+    );
+  }
   return (
-    <div class="table-wrap">
+    <div class="table-wrap" aria-busy={busy ? 'true' : 'false'}>
       <table class="contacts-table">
         <thead>
           <tr>
