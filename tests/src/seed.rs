@@ -15,7 +15,8 @@ use crate::gen;
 
 /// Bumped when the generated data or the way it is written changes.
 const GEN_VERSION: u32 = 2;
-const SEED: u64 = 42;
+/// The generator seed of every seeded contact (`gen::contact(SEED, n)`).
+pub const SEED: u64 = 42;
 const BATCH: u64 = 10_000;
 
 /// The Contact ID of the `n`-th seeded contact.

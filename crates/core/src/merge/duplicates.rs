@@ -445,9 +445,7 @@ pub fn groups(db: &dyn Sql, limit: usize, cursor: Option<&str>) -> Result<GroupP
         let found = read_keys(db, after.as_ref(), batch)?;
         let exhausted = found.len() < batch;
         after = found.last().map(|f| f.key.clone()).or(after);
-        for group in shown_groups(db, found)? {
-            items.push(group);
-        }
+        items.extend(shown_groups(db, found)?);
         if items.len() > limit || exhausted {
             break;
         }
@@ -608,7 +606,7 @@ fn shown_groups(db: &dyn Sql, found: Vec<Found>) -> Result<Vec<(KeyPos, Group)>>
         if repeated || f.size < 2 {
             continue;
         }
-        let mut reasons: Vec<Reason> = common.iter().flat_map(|k| key_reasons(k)).collect();
+        let mut reasons: Vec<Reason> = common.iter().flat_map(key_reasons).collect();
         reasons.sort();
         reasons.dedup();
         let contact_ids = f
