@@ -542,7 +542,8 @@ impl ChildHost {
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let base = loop {
             let line = lines.next().expect("child output").expect("line");
-            if let Some(url) = line.strip_prefix("serving ") {
+            // The harness may have written "test crash_child_host ... " on the line already.
+            if let Some((_, url)) = line.split_once("serving ") {
                 break url.to_owned();
             }
         };
