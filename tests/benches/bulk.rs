@@ -38,9 +38,6 @@ struct Case {
     native: &'static [(&'static str, &'static str)],
 }
 
-const NOT_TAGGED: &str = "c.blocked = 0 AND NOT EXISTS \
-    (SELECT 1 FROM contact_tags t WHERE t.contact_rowid = c.id AND t.tag = 'bulk-bench')";
-
 fn cases(n: u64) -> Vec<Case> {
     vec![
         Case {
