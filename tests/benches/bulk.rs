@@ -3,7 +3,7 @@
 //! (not a test; prints figures).
 //!
 //! `cargo bench -p contacts-e2e --bench bulk` (CONTACTS=<n> to change the database size,
-//! default 1,000,000).
+//! default 1,000,000; BULK_CASES=add_tags,set_field to run only these actions).
 //!
 //! Cases: `add_tags`, `set_field` (a system text field) and `delete` (with its
 //! `confirm_count`) on segment `all` (every seeded contact). Through the host the time is
@@ -222,7 +222,12 @@ fn main() {
         thread::available_parallelism().map_or(0, |p| p.get())
     );
     println!("| action | host total s | requests | slowest request ms | native s | host / native | native statements ms |");
-    for case in cases(n) {
+    let only = std::env::var("BULK_CASES").ok();
+    let chosen = |name: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|c| c == name))
+    };
+    for case in cases(n).into_iter().filter(|c| chosen(c.name)) {
         let (native_total, parts) = native(&seeded, &case);
         let state = seed::writable_copy(&seeded);
         let host = start_host(state.path());
