@@ -290,7 +290,7 @@ fn every_failure_kind_is_a_row_of_errors_csv_with_its_reason() {
         ",r@x.com,,,\"this row has 4 fields but the header has 5",
         ",'=cmd(),,,,column 'Email' ('=cmd()')",
         "Id,Email,Phone,Owner,Born,this line repeats the header",
-        ",Bj\u{FFFD}rn@x.com,,,,a value is not valid UTF-8 text",
+        ",Bj\u{FFFD}rn@x.com,,,,\"a value is not valid UTF-8 text",
     ];
     assert_eq!(lines.len(), expected.len() + 1, "{csv}");
     for want in expected {
@@ -417,6 +417,7 @@ struct ChildHost {
 impl ChildHost {
     fn start(state_dir: &Path) -> ChildHost {
         let mut child = Command::new(env!("CARGO_BIN_EXE_app-host"))
+            .arg(contacts_e2e::workspace_root().join("spin.toml"))
             .arg(state_dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -448,7 +449,14 @@ impl Drop for ChildHost {
 fn send(base: &str, method: &str, path: &str, body: &[u8]) -> Result<(u16, Json), String> {
     let r = ureq::request(method, &format!("{base}{path}"))
         .set("authorization", &format!("Bearer {ADMIN}"))
-        .set("content-type", "text/csv")
+        .set(
+            "content-type",
+            if method == "PUT" {
+                "text/csv"
+            } else {
+                "application/json"
+            },
+        )
         .timeout(Duration::from_secs(120))
         .send_bytes(body);
     match r {
@@ -481,8 +489,8 @@ fn a_host_killed_inside_a_chunk_leaves_none_of_it_and_the_re_sent_chunk_imports_
     // Kill the host once the chunk's transaction has started writing: SQLite's rollback
     // journal exists only inside a write transaction.
     let journal = state.path().join("sqlite_db.db-journal");
+    let base = host.base_url.clone();
     let sent = std::thread::scope(|s| {
-        let base = host.base_url.clone();
         let sending = s.spawn(|| send(&base, "PUT", &path, body.as_bytes()));
         let begun = Instant::now();
         while !journal.exists() {

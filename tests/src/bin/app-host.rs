@@ -1,22 +1,22 @@
 //! The app served by the project host in a process of its own, for tests that kill it
-//! (`tests/tests/import.rs`'s crash test): `app-host <state dir>` builds the app once,
-//! serves it on an ephemeral port, prints the base URL on a line of its own, and serves
-//! until it is killed.
+//! (`tests/tests/import.rs`'s crash test, the import benchmark): `app-host <spin.toml>
+//! <state dir>` builds the app once, serves it on an ephemeral port, prints the base URL on
+//! a line of its own, and serves until it is killed. The manifest is an argument, not this
+//! binary's own workspace: worktrees sharing a target dir share this binary too.
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 
-use contacts_e2e::{workspace_root, ADMIN};
+use contacts_e2e::ADMIN;
 
 fn main() {
     // SAFETY: first thing in main: no other thread exists and nothing has opened SQLite.
     unsafe { spin_host::prepare_process() };
-    let state_dir: PathBuf = std::env::args()
-        .nth(1)
-        .expect("usage: app-host <state dir>")
-        .into();
-    let manifest = workspace_root().join("spin.toml");
+    let usage = "usage: app-host <spin.toml> <state dir>";
+    let mut args = std::env::args().skip(1).map(PathBuf::from);
+    let manifest = args.next().expect(usage);
+    let state_dir = args.next().expect(usage);
     spin_host::build_once(&manifest).expect("building the app");
     let host = spin_host::start(spin_host::HostConfig {
         manifest,
