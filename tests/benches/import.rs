@@ -247,7 +247,11 @@ fn call(agent: &ureq::Agent, method: &str, url: &str, body: &[u8], want: u16) ->
         .set("authorization", &format!("Bearer {ADMIN}"))
         .set(
             "content-type",
-            if method == "PUT" { "text/csv" } else { "application/json" },
+            if method == "PUT" {
+                "text/csv"
+            } else {
+                "application/json"
+            },
         )
         .send_bytes(body);
     bench::answer(r, want).unwrap_or_else(|e| panic!("{method} {url}: {e}"))
