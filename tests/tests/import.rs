@@ -295,7 +295,7 @@ fn every_failure_kind_is_a_row_of_errors_csv_with_its_reason() {
     assert_eq!(lines.len(), expected.len() + 1, "{csv}");
     for want in expected {
         assert!(
-            lines.iter().any(|l| l.starts_with(&want)),
+            lines.iter().any(|l| l.starts_with(want)),
             "missing {want:?} in\n{csv}"
         );
     }
