@@ -287,12 +287,12 @@ fn every_failure_kind_is_a_row_of_errors_csv_with_its_reason() {
         ",r@x.com,,,\"this row has 4 fields but the header has 5",
         ",'=cmd(),,,,column 'Email' ('=cmd()')",
         "Id,Email,Phone,Owner,Born,this line repeats the header",
-        ",Bj\u{FFFD}rn@x.com,,,,a value is not valid UTF-8 text",
+        ",Bj\u{FFFD}rn@x.com,,,,\"a value is not valid UTF-8 text",
     ];
     assert_eq!(lines.len(), expected.len() + 1, "{csv}");
     for want in expected {
         assert!(
-            lines.iter().any(|l| l.starts_with(&want)),
+            lines.iter().any(|l| l.starts_with(want)),
             "missing {want:?} in\n{csv}"
         );
     }
@@ -408,7 +408,14 @@ fn bad_files_and_bad_jobs_are_clear_4xx() {
 fn send(base: &str, method: &str, path: &str, body: &[u8]) -> Result<(u16, Json), String> {
     let r = ureq::request(method, &format!("{base}{path}"))
         .set("authorization", &format!("Bearer {ADMIN}"))
-        .set("content-type", "text/csv")
+        .set(
+            "content-type",
+            if method == "PUT" {
+                "text/csv"
+            } else {
+                "application/json"
+            },
+        )
         .timeout(Duration::from_secs(120))
         .send_bytes(body);
     match r {
@@ -424,8 +431,8 @@ fn send(base: &str, method: &str, path: &str, body: &[u8]) -> Result<(u16, Json)
 #[test]
 fn a_host_killed_inside_a_chunk_leaves_none_of_it_and_the_re_sent_chunk_imports_once() {
     let mut app = App::start_in_child();
-    let spec = json!({"mapping": {"Email": "email", "Name": "first_name"}}).to_string();
     let base = app.base_url();
+    let spec = json!({"mapping": {"Email": "email", "Name": "first_name"}}).to_string();
     let (status, job) = send(&base, "POST", "/api/imports", spec.as_bytes()).unwrap();
     assert_eq!(status, 201, "{job}");
     let job = job["id"].as_str().unwrap().to_owned();

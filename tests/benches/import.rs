@@ -1,0 +1,383 @@
+//! A generated CSV (the project's generator: names of many cultures, phones of several
+//! countries, the ten custom fields) imported through the host in chunks of at most 10 MB,
+//! (a) into an empty database and (b) into the seeded database with half of the rows
+//! matching seeded contacts by email or phone; beside each, the same chunks imported
+//! natively (the same code and SQL on rusqlite, the same schema, triggers and indexes) in
+//! the same run, for the ratio.
+//!
+//! The host runs in a child process (`app-host`), so its peak RSS is its own.
+//!
+//! `cargo bench -p contacts-e2e --bench import` (CONTACTS=<n> rows, default 1,000,000).
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use contacts_core::fields::{custom, CustomFieldDef};
+use contacts_core::import::{chunks, mapping::Spec};
+use contacts_core::jobs::JobId;
+use contacts_core::native::NativeSql;
+use contacts_core::{fields::Catalogue, schema};
+use contacts_e2e::bench::{self, ms};
+use contacts_e2e::{gen, seed, ADMIN};
+use serde_json::{json, Value as Json};
+
+/// Fermyon Cloud's body bound, which chunks must stay under.
+const MAX_CHUNK: usize = 10 * 1024 * 1024;
+const SEED: u64 = 42;
+/// Generator seed of rows that match nothing seeded.
+const NEW_SEED: u64 = 4242;
+
+const COLUMNS: &[(&str, &str)] = &[
+    ("Email", "email"),
+    ("Phone", "phone"),
+    ("First name", "first_name"),
+    ("Last name", "last_name"),
+    ("Company", "company"),
+    ("City", "city"),
+    ("Country", "country"),
+    ("Lead stage", "lead_stage"),
+    ("Source", "source_channel"),
+    ("Tags", "tags"),
+    ("Tier", "custom.tier"),
+    ("Score", "custom.score"),
+    ("VIP", "custom.vip"),
+    ("Renewal", "custom.renewal"),
+    ("Notes", "custom.notes"),
+    ("Interests", "custom.interests"),
+    ("Last order", "custom.last_order"),
+    ("Homepage", "custom.homepage"),
+    ("Alternate email", "custom.alt_email"),
+    ("Account number", "custom.account_no"),
+];
+
+fn spec() -> Json {
+    let mapping: serde_json::Map<String, Json> = COLUMNS
+        .iter()
+        .map(|(c, k)| (c.to_string(), json!(k)))
+        .collect();
+    json!({"mapping": mapping, "tags": ["imported"]})
+}
+
+/// A CSV cell: quoted when it holds a delimiter, quote or line break.
+fn cell(v: &Json) -> String {
+    let s = match v {
+        Json::Null => String::new(),
+        Json::String(s) => s.clone(),
+        Json::Array(items) => items
+            .iter()
+            .filter_map(Json::as_str)
+            .collect::<Vec<_>>()
+            .join(";"),
+        other => other.to_string(),
+    };
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+/// The generated row `n` of generator `seed`, as CSV cells in [`COLUMNS`] order. The five
+/// custom values the generator does not make are derived from `n`.
+fn row(seed: u64, n: u64, keep_email: bool, keep_phone: bool) -> String {
+    let mut c = gen::contact(seed, n);
+    let custom = gen::custom_values(seed, n);
+    if !keep_email {
+        c["email"] = Json::Null;
+    }
+    if !keep_phone {
+        c["phone"] = Json::Null;
+    }
+    let interests = ["sports", "music", "travel", "tech"];
+    let extra = json!({
+        "interests": [interests[(n % 4) as usize], interests[((n / 4) % 4) as usize]],
+        "last_order": format!("2026-{:02}-{:02}T10:{:02}:00Z", 1 + n % 12, 1 + n % 28, n % 60),
+        "homepage": format!("https://shop{}.example.com/u/{n}", n % 50),
+        "alt_email": format!("alt{n}@example.net"),
+        "account_no": format!("AC-{:08}", n),
+    });
+    COLUMNS
+        .iter()
+        .map(|(_, key)| match key.strip_prefix("custom.") {
+            Some(k) => cell(
+                custom
+                    .get(k)
+                    .or_else(|| extra.get(k))
+                    .unwrap_or(&Json::Null),
+            ),
+            None => cell(c.get(*key).unwrap_or(&Json::Null)),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The file's chunks: whole lines, at most [`MAX_CHUNK`] bytes, the header in the first.
+fn chunks_of(rows: impl Iterator<Item = String>) -> Vec<Vec<u8>> {
+    let header: Vec<&str> = COLUMNS.iter().map(|(c, _)| *c).collect();
+    let mut out = Vec::new();
+    let mut current = format!("{}\n", header.join(",")).into_bytes();
+    for r in rows {
+        if current.len() + r.len() + 1 > MAX_CHUNK {
+            out.push(std::mem::take(&mut current));
+        }
+        current.extend_from_slice(r.as_bytes());
+        current.push(b'\n');
+    }
+    out.push(current);
+    out
+}
+
+/// Case (a): `n` new contacts.
+fn fresh_file(n: u64) -> Vec<Vec<u8>> {
+    chunks_of((0..n).map(|i| row(SEED, i, true, true)))
+}
+
+/// Case (b): `n` rows; the even ones are seeded contacts (every fourth by phone alone when
+/// it has one, the others by email), the odd ones new (no phone: a generated number can
+/// repeat a seeded one's).
+fn matching_file(n: u64, seeded: u64) -> Vec<Vec<u8>> {
+    chunks_of((0..n).map(|i| {
+        if i % 2 == 0 {
+            let k = (i / 2) % seeded;
+            let by_phone = i % 4 == 0 && gen::contact(SEED, k).get("phone").is_some();
+            row(SEED, k, !by_phone, true)
+        } else {
+            row(NEW_SEED, seeded + i, true, false)
+        }
+    }))
+}
+
+/// An empty database with the ten custom fields.
+fn empty_state() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("state dir");
+    let db = NativeSql::open(&dir.path().join("sqlite_db.db")).expect("db");
+    schema::ensure(&db).expect("schema");
+    for def in gen::custom_field_defs() {
+        let def: CustomFieldDef = serde_json::from_value(def).expect("def");
+        custom::create(&db, &def).expect("custom field");
+    }
+    dir
+}
+
+/// What one import took.
+struct Run {
+    total: Duration,
+    slowest: Duration,
+    counts: Json,
+}
+
+impl Run {
+    fn rate(&self, rows: u64) -> f64 {
+        rows as f64 / self.total.as_secs_f64()
+    }
+}
+
+fn native_import(state: &Path, file: &[Vec<u8>]) -> Run {
+    let db = NativeSql::open(&state.join("sqlite_db.db")).expect("db");
+    let catalogue = Catalogue::load(&db).expect("catalogue");
+    let spec = Spec::parse(&spec(), &catalogue, "US").expect("spec");
+    let job = chunks::open(&db, "admin", &spec).expect("job");
+    let mut slowest = Duration::ZERO;
+    let started = Instant::now();
+    let mut last = None;
+    for (i, chunk) in file.iter().enumerate() {
+        let t0 = Instant::now();
+        last = Some(chunks::put(&db, &job.id, i as i64 + 1, chunk).expect("native chunk"));
+        slowest = slowest.max(t0.elapsed());
+    }
+    let total = started.elapsed();
+    chunks::finish(&db, &job.id).expect("finish");
+    Run {
+        total,
+        slowest,
+        counts: last.map(|j| j.counts).unwrap_or_default(),
+    }
+}
+
+/// The app in a child process (`app-host <state dir>`).
+struct ChildHost {
+    child: Child,
+    base: String,
+}
+
+impl ChildHost {
+    fn start(state: &Path) -> ChildHost {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_app-host"))
+            .arg(contacts_e2e::workspace_root().join("spin.toml"))
+            .arg(state)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("app-host");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("base URL");
+        ChildHost {
+            child,
+            base: line.trim().to_owned(),
+        }
+    }
+
+    /// The host process's peak resident set, in MiB (Linux `VmHWM`).
+    fn peak_rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("/proc status");
+        let kib: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM");
+        kib / 1024.0
+    }
+}
+
+impl Drop for ChildHost {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn call(agent: &ureq::Agent, method: &str, url: &str, body: &[u8], want: u16) -> Json {
+    let r = agent
+        .request(method, url)
+        .set("authorization", &format!("Bearer {ADMIN}"))
+        .set(
+            "content-type",
+            if method == "PUT" {
+                "text/csv"
+            } else {
+                "application/json"
+            },
+        )
+        .send_bytes(body);
+    bench::answer(r, want).unwrap_or_else(|e| panic!("{method} {url}: {e}"))
+}
+
+fn host_import(host: &ChildHost, file: &[Vec<u8>]) -> Run {
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(300))
+        .build();
+    let job = call(
+        &agent,
+        "POST",
+        &format!("{}/api/imports", host.base),
+        spec().to_string().as_bytes(),
+        201,
+    );
+    let id = JobId::parse(job["id"].as_str().expect("id")).expect("job id");
+    let mut slowest = Duration::ZERO;
+    let started = Instant::now();
+    let mut last = Json::Null;
+    for (i, chunk) in file.iter().enumerate() {
+        let url = format!("{}/api/imports/{}/chunks/{}", host.base, id.as_str(), i + 1);
+        let t0 = Instant::now();
+        last = call(&agent, "PUT", &url, chunk, 200);
+        slowest = slowest.max(t0.elapsed());
+    }
+    let total = started.elapsed();
+    let url = format!("{}/api/imports/{}/finish", host.base, id.as_str());
+    call(&agent, "POST", &url, b"{}", 200);
+    Run {
+        total,
+        slowest,
+        counts: last["counts"].clone(),
+    }
+}
+
+/// Search p50 through the host right after an import: last names and email prefixes.
+fn search_p50(host: &ChildHost) -> Duration {
+    let agent = ureq::AgentBuilder::new().build();
+    let figures = bench::time(200, |i| {
+        let c = gen::contact(SEED, i * 7);
+        let q = if i % 2 == 0 {
+            c["last_name"].as_str().unwrap_or("lima").to_owned()
+        } else {
+            c["email"].as_str().unwrap_or("a").chars().take(6).collect()
+        };
+        let url = format!("{}/api/search?q={}&limit=20", host.base, urlencode(&q));
+        let r = agent
+            .get(&url)
+            .set("authorization", &format!("Bearer {ADMIN}"))
+            .call();
+        bench::answer(r, 200).expect("search");
+    });
+    figures.p50
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' | b'_' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn report(case: &str, rows: u64, chunks: usize, host: &Run, native: &Run, rss: f64, p50: Duration) {
+    println!(
+        "| {case} | {rows} | {chunks} | {:.0} | {:.0} | {:.2}x | {} | {:.0} | {} |",
+        host.rate(rows),
+        native.rate(rows),
+        host.rate(rows) / native.rate(rows),
+        ms(host.slowest),
+        rss,
+        ms(p50),
+    );
+    println!(
+        "|   counts | host {} | native {} |",
+        host.counts, native.counts
+    );
+    assert_eq!(
+        host.counts, native.counts,
+        "host and native imported differently"
+    );
+}
+
+fn main() {
+    // SAFETY: first thing in main: no other thread exists and nothing has opened SQLite.
+    unsafe { spin_host::prepare_process() };
+    let n = seed::bench_size();
+    spin_host::build_once(&contacts_e2e::workspace_root().join("spin.toml")).expect("build");
+    println!("import of {n} generated rows, chunks of at most 10 MB (host in a child process)");
+    println!("| case | rows | chunks | host rows/s | native rows/s | host/native | slowest chunk ms | host peak RSS MiB | search p50 ms after |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+
+    let file = fresh_file(n);
+    let native = native_import(empty_state().path(), &file);
+    let state = empty_state();
+    let host = ChildHost::start(state.path());
+    let run = host_import(&host, &file);
+    report(
+        "(a) empty database",
+        n,
+        file.len(),
+        &run,
+        &native,
+        host.peak_rss_mib(),
+        search_p50(&host),
+    );
+    drop(host);
+    drop(file);
+
+    let seeded = seed::state_dir(n);
+    let file = matching_file(n, n);
+    let native = native_import(seed::writable_copy(&seeded).path(), &file);
+    let state = seed::writable_copy(&seeded);
+    let host = ChildHost::start(state.path());
+    let run = host_import(&host, &file);
+    report(
+        "(b) seeded, half matching",
+        n,
+        file.len(),
+        &run,
+        &native,
+        host.peak_rss_mib(),
+        search_p50(&host),
+    );
+}
