@@ -64,6 +64,7 @@ impl App {
             listen: "127.0.0.1:0".parse().expect("address"),
             state_dir: self.state.path().to_path_buf(),
             variables: self.variables.clone(),
+            mode: spin_host::HostMode::Spin,
         };
         self.host = Some(spin_host::start(cfg).expect("starting the host"));
     }
