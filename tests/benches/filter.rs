@@ -140,12 +140,8 @@ fn main() {
     println!("| --- | ---: | ---: | ---: | ---: |");
     row("floor: first page of segment all, host", &floor);
     // The admin's table view: no view saved, so the default columns, as the host shows.
-    let columns = table_view::load(
-        &contacts_core::native::MemoryKv::default(),
-        "admin",
-        &catalogue,
-    )
-    .expect("columns");
+    let legacy = contacts_core::native::MemoryKv::default();
+    let columns = table_view::load(&db, &|| Ok(&legacy), "admin", &catalogue).expect("columns");
     sorted_pages(&db, &catalogue, &clock, &columns, &get);
     for (name, filter, id) in &saved {
         let parsed = Filter::parse(filter, &catalogue).expect("filter");

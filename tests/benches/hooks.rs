@@ -274,7 +274,8 @@ fn main() {
     // request (schema parse and statement compilation every time).
     let path = state.path().join("sqlite_db.db");
     let reused = NativeSql::open(&path).expect("native db");
-    let settings = AutocreateSettings::load(&MemoryKv::default()).expect("settings");
+    let legacy = MemoryKv::default();
+    let settings = AutocreateSettings::load(&reused, &|| Ok(&legacy)).expect("settings");
     let native = |fresh: bool, n: u64, make: &dyn Fn(u64) -> Event| {
         let mut samples = Vec::with_capacity(n as usize);
         let started = Instant::now();

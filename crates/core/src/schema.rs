@@ -11,13 +11,16 @@ use crate::store::{write_tx, Sql};
 /// Migration `n` (1-based) brings the schema from version `n - 1` to `n`. Each is a list of
 /// parts, each part a list of single statements (Spin runs one statement per call). Append
 /// new migrations; never edit one that has shipped.
-const MIGRATIONS: &[&[&[&str]]] = &[&[
-    CORE_V1,
-    crate::filter::SCHEMA,
-    crate::segments::SCHEMA,
-    crate::autocreate::SCHEMA,
-    crate::search::SCHEMA,
-]];
+const MIGRATIONS: &[&[&[&str]]] = &[
+    &[
+        CORE_V1,
+        crate::filter::SCHEMA,
+        crate::segments::SCHEMA,
+        crate::autocreate::SCHEMA,
+        crate::search::SCHEMA,
+    ],
+    &[crate::settings::SCHEMA_V2],
+];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
 

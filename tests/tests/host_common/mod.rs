@@ -136,8 +136,17 @@ impl KeepAlive {
 
     /// `GET path` on this connection; reads the whole response (content-length or chunked).
     pub fn get(&mut self, path: &str) -> Arrival {
+        self.get_with(path, &[])
+    }
+
+    /// As [`KeepAlive::get`], with these request headers.
+    pub fn get_with(&mut self, path: &str, headers: &[(&str, &str)]) -> Arrival {
         use std::io::{Read, Write};
-        let request = format!("GET {path} HTTP/1.1\r\nhost: localhost\r\n\r\n");
+        let headers: String = headers
+            .iter()
+            .map(|(name, value)| format!("{name}: {value}\r\n"))
+            .collect();
+        let request = format!("GET {path} HTTP/1.1\r\nhost: localhost\r\n{headers}\r\n");
         let started = std::time::Instant::now();
         self.stream.write_all(request.as_bytes()).expect("write");
         let mut response = Vec::new();
