@@ -26,7 +26,8 @@ fuzz_target!(|data: &[u8]| {
             cell.0 = Fixture::new();
         }
         let f = &cell.0;
-        let settings = AutocreateSettings::load(&MemoryKv::default()).expect("settings");
+        let legacy = MemoryKv::default();
+        let settings = AutocreateSettings::load(&f.db, &|| Ok(&legacy)).expect("settings");
         let region = Region::default();
         let mut batches = Vec::new();
         if let Ok(ev) = generic::parse(&json, region) {

@@ -106,6 +106,7 @@ fn start_host(state: &std::path::Path) -> spin_host::RunningHost {
         listen: "127.0.0.1:0".parse().expect("address"),
         state_dir: state.to_path_buf(),
         variables,
+        mode: spin_host::HostMode::Spin,
     })
     .expect("host")
 }
@@ -213,8 +214,6 @@ fn peak_mib() -> f64 {
 }
 
 fn main() {
-    // SAFETY: first thing in main: no other thread exists and nothing has opened SQLite.
-    unsafe { spin_host::prepare_process() };
     let n = seed::bench_size();
     let seeded = seed::state_dir(n);
     println!(

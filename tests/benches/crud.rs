@@ -67,8 +67,6 @@ fn client(args: &[String]) {
 }
 
 fn main() {
-    // SAFETY: first thing in main: no other thread exists and nothing has opened SQLite.
-    unsafe { spin_host::prepare_process() };
     if let Some(args) = bench::child_args() {
         return client(&args);
     }

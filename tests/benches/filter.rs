@@ -80,8 +80,6 @@ fn filters() -> Vec<(&'static str, Json)> {
 }
 
 fn main() {
-    // SAFETY: first thing in main: no other thread exists and nothing has opened SQLite.
-    unsafe { spin_host::prepare_process() };
     let contacts = seed::bench_size();
     eprintln!("seeding or reusing {contacts} contacts…");
     let cached = seed::state_dir(contacts);
@@ -142,12 +140,8 @@ fn main() {
     println!("| --- | ---: | ---: | ---: | ---: |");
     row("floor: first page of segment all, host", &floor);
     // The admin's table view: no view saved, so the default columns, as the host shows.
-    let columns = table_view::load(
-        &contacts_core::native::MemoryKv::default(),
-        "admin",
-        &catalogue,
-    )
-    .expect("columns");
+    let legacy = contacts_core::native::MemoryKv::default();
+    let columns = table_view::load(&db, &|| Ok(&legacy), "admin", &catalogue).expect("columns");
     sorted_pages(&db, &catalogue, &clock, &columns, &get);
     for (name, filter, id) in &saved {
         let parsed = Filter::parse(filter, &catalogue).expect("filter");

@@ -114,8 +114,6 @@ fn post_signed(
 }
 
 fn main() {
-    // SAFETY: first thing in main: no other thread exists and nothing has opened SQLite.
-    unsafe { spin_host::prepare_process() };
     let contacts = seed::bench_size();
     let run = Duration::from_secs_f64(
         std::env::var("HOOKS_BENCH_SECONDS")
@@ -159,6 +157,7 @@ fn main() {
         listen: "127.0.0.1:0".parse().expect("address"),
         state_dir: state.path().to_path_buf(),
         variables,
+        mode: spin_host::HostMode::Spin,
     })
     .expect("host");
     let base = Arc::new(host.base_url());
@@ -275,7 +274,8 @@ fn main() {
     // request (schema parse and statement compilation every time).
     let path = state.path().join("sqlite_db.db");
     let reused = NativeSql::open(&path).expect("native db");
-    let settings = AutocreateSettings::load(&MemoryKv::default()).expect("settings");
+    let legacy = MemoryKv::default();
+    let settings = AutocreateSettings::load(&reused, &|| Ok(&legacy)).expect("settings");
     let native = |fresh: bool, n: u64, make: &dyn Fn(u64) -> Event| {
         let mut samples = Vec::with_capacity(n as usize);
         let started = Instant::now();

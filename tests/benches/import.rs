@@ -340,8 +340,6 @@ fn report(case: &str, rows: u64, chunks: usize, host: &Run, native: &Run, rss: f
 }
 
 fn main() {
-    // SAFETY: first thing in main: no other thread exists and nothing has opened SQLite.
-    unsafe { spin_host::prepare_process() };
     let n = seed::bench_size();
     spin_host::build_once(&contacts_e2e::workspace_root().join("spin.toml")).expect("build");
     println!("import of {n} generated rows, chunks of at most 10 MB (host in a child process)");

@@ -155,8 +155,6 @@ fn with_duplicates(dups: u64, i: u64) -> u64 {
 }
 
 fn main() {
-    // SAFETY: first thing in main: no other thread exists and nothing has opened SQLite.
-    unsafe { spin_host::prepare_process() };
     let contacts = seed::bench_size();
     eprintln!("seeding or reusing {contacts} contacts…");
     let cached = seed::state_dir(contacts);

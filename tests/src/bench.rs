@@ -190,6 +190,7 @@ pub fn start_host(state_dir: &Path) -> spin_host::RunningHost {
         listen: "127.0.0.1:0".parse().expect("address"),
         state_dir: state_dir.to_path_buf(),
         variables: [("admin_token".to_owned(), ADMIN.to_owned())].into(),
+        mode: spin_host::HostMode::Spin,
     })
     .expect("starting the host")
 }

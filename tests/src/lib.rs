@@ -57,15 +57,23 @@ impl App {
         Self::start_as(vars, true)
     }
 
+    /// [`App::start_in_child_with`] on a state directory prepared beforehand (a seeded copy).
+    pub fn start_in_child_on(state: tempfile::TempDir, vars: &[(&str, &str)]) -> App {
+        Self::start_on(state, vars, true)
+    }
+
     /// Starts the app with these Spin variables set (besides `admin_token`).
     pub fn start_with(vars: &[(&str, &str)]) -> App {
         Self::start_as(vars, false)
     }
 
     fn start_as(vars: &[(&str, &str)], in_child: bool) -> App {
+        Self::start_on(tempfile::tempdir().expect("temp state dir"), vars, in_child)
+    }
+
+    fn start_on(state: tempfile::TempDir, vars: &[(&str, &str)], in_child: bool) -> App {
         let manifest = workspace_root().join("spin.toml");
         spin_host::build_once(&manifest).expect("building the app's components");
-        let state = tempfile::tempdir().expect("temp state dir");
         let mut variables: HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -106,6 +114,7 @@ impl App {
                 listen: "127.0.0.1:0".parse().expect("address"),
                 state_dir: self.state.path().to_path_buf(),
                 variables: self.variables.clone(),
+                mode: spin_host::HostMode::Spin,
             };
             Host::InProcess(spin_host::start(cfg).expect("starting the host"))
         };

@@ -340,8 +340,10 @@ pub fn run_native(dir: &Path, plan: &Plan) -> Figures {
     use contacts_core::values::Region;
 
     let path = dir.join("sqlite_db.db");
-    contacts_core::schema::ensure(&NativeSql::open(&path).expect("native db")).expect("schema");
-    let settings = AutocreateSettings::load(&MemoryKv::default()).expect("settings");
+    let first = NativeSql::open(&path).expect("native db");
+    contacts_core::schema::ensure(&first).expect("schema");
+    let legacy = MemoryKv::default();
+    let settings = AutocreateSettings::load(&first, &|| Ok(&legacy)).expect("settings");
     let deliveries: Vec<Delivery> = (0..plan.events).map(|e| delivery(e, plan)).collect();
     let sched = schedule(plan);
     let next = AtomicUsize::new(0);

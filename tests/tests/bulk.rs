@@ -2,9 +2,7 @@
 //! every kind of target, dry runs, `confirm_count`, jobs over several `continue` rounds
 //! (repeated and concurrent), bad input, and a host killed in the middle of a job.
 
-use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use contacts_e2e::{seed, App, ADMIN};
@@ -490,130 +488,33 @@ fn bad_input_is_a_problem_naming_the_field_and_changes_nothing() {
 
 // ---- A host killed in the middle of a job --------------------------------------------
 
-/// Set in the environment of the child that serves the app for the crash test.
-const CHILD_STATE: &str = "BULK_CRASH_CHILD_STATE_DIR";
-
-/// Not a test by itself: the crash test runs this binary again with only this test and
-/// [`CHILD_STATE`] set, so the host is a process it can kill in the middle of a slice.
-#[test]
-#[ignore = "the crash test's child process"]
-fn crash_child_host() {
-    let Ok(state) = std::env::var(CHILD_STATE) else {
-        return;
-    };
-    let manifest = contacts_e2e::workspace_root().join("spin.toml");
-    let host = spin_host::start(spin_host::HostConfig {
-        manifest,
-        listen: "127.0.0.1:0".parse().unwrap(),
-        state_dir: state.into(),
-        variables: HashMap::from([
-            ("admin_token".to_owned(), ADMIN.to_owned()),
-            // Many short slices, so a kill lands inside the job.
-            ("bulk_max_slice".to_owned(), "300".to_owned()),
-        ]),
-    })
-    .expect("host");
-    println!("serving {}", host.base_url());
-    loop {
-        std::thread::sleep(Duration::from_secs(60));
-    }
-}
-
-struct ChildHost {
-    child: Child,
-    base: String,
-}
-
-impl ChildHost {
-    fn start(state: &std::path::Path) -> ChildHost {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--ignored",
-                "--exact",
-                "crash_child_host",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_STATE, state)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("child host");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let base = loop {
-            let line = lines.next().expect("child output").expect("line");
-            // The harness may have written "test crash_child_host ... " on the line already.
-            if let Some((_, url)) = line.split_once("serving ") {
-                break url.to_owned();
-            }
-        };
-        ChildHost { child, base }
-    }
-
-    fn call(&self, method: &str, path: &str, body: Option<&Json>) -> Result<Json, String> {
-        let req = ureq::request(method, &format!("{}{path}", self.base))
-            .set("authorization", &format!("Bearer {ADMIN}"))
-            .timeout(Duration::from_secs(60));
-        let r = match body {
-            Some(b) => req.send_json(b.clone()),
-            None => req.call(),
-        };
-        match r {
-            Ok(resp) => resp.into_json().map_err(|e| e.to_string()),
-            Err(ureq::Error::Status(s, resp)) => {
-                Err(format!("{s}: {}", resp.into_string().unwrap_or_default()))
-            }
-            Err(e) => Err(e.to_string()),
-        }
-    }
-
-    fn kill(mut self) {
-        self.child.kill().expect("kill");
-        self.child.wait().expect("reap");
-    }
-}
-
 fn db_count(db: &rusqlite::Connection, sql: &str) -> i64 {
     db.query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
 #[test]
 fn a_host_killed_inside_slices_loses_nothing_and_does_nothing_twice() {
-    // The child serves what this process builds.
-    spin_host::build_once(&contacts_e2e::workspace_root().join("spin.toml")).expect("build");
     let seeded = seed::state_dir(20_000);
-    let state = seed::writable_copy(&seeded);
+    // Many short slices, so a kill lands inside the job.
+    let mut app =
+        App::start_in_child_on(seed::writable_copy(&seeded), &[("bulk_max_slice", "300")]);
     // Two contacts that are not targets: one blocked before the start, one created after.
-    let host = ChildHost::start(state.path());
-    host.call(
-        "POST",
-        "/api/blocks",
-        Some(&json!({"ids": [seed::contact_id(7)]})),
-    )
-    .unwrap();
-    let job = host
-        .call(
-            "POST",
-            "/api/bulk",
-            Some(&json!({"action": "set_field", "params": {"field": "job_title", "value": "Survivor"}})),
-        )
-        .unwrap()["job"]
-        .clone();
-    let id = job["id"].as_str().unwrap().to_owned();
-    assert_eq!(job["total"], 19_999);
-    host.call(
-        "POST",
-        "/api/contacts",
-        Some(&json!({"contact_id": "LATE", "job_title": "Late"})),
-    )
-    .unwrap();
+    let r = app.post("/api/blocks", &json!({"ids": [seed::contact_id(7)]}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = app.post(
+        "/api/bulk",
+        &json!({"action": "set_field", "params": {"field": "job_title", "value": "Survivor"}}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let id = r.body["job"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.body["job"]["total"], 19_999);
+    app.create(&json!({"contact_id": "LATE", "job_title": "Late"}));
 
     // Kill it at three different points while `continue`s arrive back to back.
-    let mut host = host;
     let mut interrupted = 0;
+    let base = app.base_url();
     for round in 0..3 {
-        let base = host.base.clone();
-        let path = format!("/api/bulk/jobs/{id}/continue");
+        let (base, path) = (base.clone(), format!("/api/bulk/jobs/{id}/continue"));
         let driver = std::thread::spawn(move || {
             let agent = ureq::AgentBuilder::new()
                 .timeout(Duration::from_secs(60))
@@ -636,35 +537,30 @@ fn a_host_killed_inside_slices_loses_nothing_and_does_nothing_twice() {
             }
         });
         std::thread::sleep(Duration::from_millis(60 + 45 * round));
-        host.kill();
+        app.kill();
         interrupted += driver.join().unwrap() as usize;
-        host = ChildHost::start(state.path());
-        let progress = host
-            .call("GET", &format!("/api/bulk/jobs/{id}"), None)
-            .unwrap();
+        app.restart();
+        let progress = app.get(&format!("/api/bulk/jobs/{id}"));
         assert!(
-            progress["job"]["processed"].as_i64().unwrap() < 19_999,
+            progress.body["job"]["processed"].as_i64().unwrap() < 19_999,
             "round {round}: the job ended before the kill"
         );
     }
     assert!(interrupted > 0, "no kill landed during a request");
-    let mut job = host
-        .call("GET", &format!("/api/bulk/jobs/{id}"), None)
-        .unwrap()["job"]
-        .clone();
+    let mut job = app.get(&format!("/api/bulk/jobs/{id}")).body["job"].clone();
     while job["state"] == "running" {
-        job = host
-            .call("POST", &format!("/api/bulk/jobs/{id}/continue"), None)
-            .unwrap()["job"]
+        job = app
+            .post(&format!("/api/bulk/jobs/{id}/continue"), &json!({}))
+            .body["job"]
             .clone();
     }
     assert_eq!(
         (job["processed"].clone(), job["changed"].clone()),
         (json!(19_999), json!(19_999))
     );
-    host.kill();
+    app.kill();
 
-    let db = rusqlite::Connection::open(state.path().join("sqlite_db.db")).unwrap();
+    let db = rusqlite::Connection::open(app.state_dir().join("sqlite_db.db")).unwrap();
     let blocked = seed::contact_id(7);
     assert_eq!(
         db_count(

@@ -86,3 +86,34 @@ fn an_undeclared_store_is_access_denied() {
     let reply = get(&probe.url("/restricted/kv"));
     assert_eq!(reply.json()["error"], "access-denied");
 }
+
+/// `requests` GETs of `path` on one keep-alive connection; how many arrived in parts.
+fn arrivals_in_parts(probe: &Probe, path: &str, requests: usize) -> usize {
+    let mut conn = KeepAlive::connect(probe.host.addr());
+    let arrivals: Vec<Arrival> = (0..requests).map(|_| conn.get(path)).collect();
+    assert!(arrivals.iter().all(|a| a.status == 200), "{arrivals:?}");
+    let mut times: Vec<_> = arrivals.iter().map(|a| a.elapsed).collect();
+    times.sort();
+    eprintln!(
+        "{path}: median {:?} with a keep-alive client",
+        times[times.len() / 2]
+    );
+    arrivals.iter().filter(|a| a.parts > 1).count()
+}
+
+/// Spin 4.1 runs each key-value call in `block_in_place` and leaves Nagle's algorithm on: the
+/// response then leaves in two TCP segments and the second waits for the client's delayed ACK
+/// (~40 ms). The host reproduces it by default, so a test can see it, as the number of parts
+/// a response arrives in (the wait itself is printed, not asserted: timing is for benches).
+#[test]
+fn a_key_value_call_splits_the_response_for_a_keep_alive_client_as_under_spin() {
+    let probe = start_probe();
+    assert_eq!(put(&probe, "k", b"value"), 204);
+    let requests = 30;
+    let split = arrivals_in_parts(&probe, "/kv/default/k", requests);
+    assert!(
+        split > requests / 2,
+        "{split} of {requests} arrived in parts"
+    );
+    assert_eq!(arrivals_in_parts(&probe, "/hello", requests), 0);
+}

@@ -78,6 +78,21 @@ fn spin_headers_are_set_like_spin() {
 }
 
 #[test]
+fn named_segments_are_routed_and_passed_as_spin_does() {
+    let probe = start_probe();
+    let e = echo(&probe, "/named/ana/rest/of/it");
+    assert_eq!(header(&e, "spin-path-match-name"), "ana");
+    assert_eq!(header(&e, "spin-path-info"), "/rest/of/it");
+    assert_eq!(header(&e, "spin-matched-route"), "/named/:name/...");
+    assert_eq!(header(&e, "spin-component-route"), "/named/:name");
+    // An exact segment after the name beats the wildcard; a named segment is never empty.
+    let e = echo(&probe, "/named/bo/fixed");
+    assert_eq!(header(&e, "spin-matched-route"), "/named/:name/fixed");
+    assert_eq!(header(&e, "spin-path-match-name"), "bo");
+    assert_eq!(get(&probe.url("/named//x")).status, 404);
+}
+
+#[test]
 fn client_cannot_forge_spin_headers() {
     let probe = start_probe();
     let reply = send(

@@ -86,6 +86,22 @@ fn sql_errors_carry_sqlites_message() {
 }
 
 #[test]
+fn sql_without_a_statement_is_an_io_error_as_under_spin() {
+    let probe = start_probe();
+    let base = probe.host.base_url();
+    for route in ["/sql", "/sql2"] {
+        for empty in ["", "   ", "-- a comment only"] {
+            let reply = sql(&base, route, &[(empty, json!([]))]);
+            assert_eq!(
+                reply.json()[0]["error"],
+                "io: bad parameter or other API misuse",
+                "{route} {empty:?}"
+            );
+        }
+    }
+}
+
+#[test]
 fn only_the_first_statement_of_an_execute_runs() {
     let probe = start_probe();
     let base = probe.host.base_url();

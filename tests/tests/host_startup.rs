@@ -1,22 +1,15 @@
-//! Start-up cost: the JIT of a component in a debug build, and the per-process cache that
-//! makes every later host in the process skip it. One test in a binary of its own, so no
-//! other test's load skews the timings.
+//! Start-up: a component is JIT-compiled once per process, then every later host in the
+//! process is served from the compiled copy, and the machine code is kept on disk for the
+//! next process. How long the JIT takes is measured by `cargo bench --bench host`, not here.
 
 mod host_common;
 use host_common::*;
-use std::time::{Duration, Instant};
-
-fn timed_start(manifest: &std::path::Path) -> (spin_host::RunningHost, Duration) {
-    let state = tempfile::tempdir().unwrap();
-    let started = Instant::now();
-    let host = start_on(manifest, state.path(), Default::default()).unwrap();
-    (host, started.elapsed())
-}
+use std::fs::File;
 
 #[test]
-fn a_component_is_jit_compiled_well_under_a_second_and_only_once() {
+fn a_component_is_compiled_once_then_served_from_the_cache() {
     spin_host::build_once(&fixture_manifest()).unwrap();
-    // A copy under a new name is a cache miss: the first start measures a real compilation.
+    // A copy under a new name is a cache miss: the first start compiles it.
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("probe-copy.wasm");
     std::fs::copy(probe_wasm(), &copy).unwrap();
@@ -30,11 +23,13 @@ fn a_component_is_jit_compiled_well_under_a_second_and_only_once() {
         ),
     )
     .unwrap();
-    let size_kb = std::fs::metadata(&copy).unwrap().len() / 1024;
+    let start = || {
+        let state = tempfile::tempdir().unwrap();
+        let host = start_on(&manifest, state.path(), Default::default()).unwrap();
+        (host, state)
+    };
 
-    let (first, compiling) = timed_start(&manifest);
-    eprintln!("host start including the JIT of a {size_kb} KB component: {compiling:?}");
-    assert!(compiling < Duration::from_secs(1), "JIT took {compiling:?}");
+    let (first, _state) = start();
     assert_eq!(get(&format!("{}/hello", first.base_url())).body, "hello");
     // The machine code is kept beside the .wasm for the next process.
     let cached: Vec<_> = std::fs::read_dir(dir.path().join(".spin-host-cache"))
@@ -46,11 +41,16 @@ fn a_component_is_jit_compiled_well_under_a_second_and_only_once() {
         "{cached:?}"
     );
 
-    let (second, cached) = timed_start(&manifest);
-    eprintln!("host start with the component already compiled: {cached:?}");
-    assert!(
-        cached < Duration::from_millis(500),
-        "cached start took {cached:?}"
-    );
+    // Overwrite the .wasm with zeros of the same size and time: the file can no longer be
+    // compiled, so a host that serves it must have taken the compiled copy.
+    let meta = std::fs::metadata(&copy).unwrap();
+    std::fs::write(&copy, vec![0u8; meta.len() as usize]).unwrap();
+    File::options()
+        .write(true)
+        .open(&copy)
+        .unwrap()
+        .set_modified(meta.modified().unwrap())
+        .unwrap();
+    let (second, _state) = start();
     assert_eq!(get(&format!("{}/hello", second.base_url())).body, "hello");
 }

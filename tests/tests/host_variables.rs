@@ -63,6 +63,35 @@ fn undeclared_and_invalid_names_are_errors() {
     );
 }
 
+#[test]
+fn empty_and_upper_case_names_get_spins_own_messages() {
+    let probe = start_probe();
+    // The probe answers `format!("{error:?}")`, so the message's quotes come escaped.
+    let error = |name: &str| {
+        let reply = get(&probe.url(&format!("/var/{name}")));
+        reply.json()["error"].as_str().unwrap().to_string()
+    };
+    let empty = error("");
+    assert!(
+        empty.contains("InvalidName") && empty.contains(r#"\"\": must not be empty"#),
+        "{empty}"
+    );
+    let upper = error("Greeting");
+    assert!(
+        upper.contains("InvalidName")
+            && upper.contains(r#"\"Greeting\": invalid character 'G'."#)
+            && upper.contains(
+                "Variable names may contain only lower-case letters, numbers, and underscores.",
+            ),
+        "{upper}"
+    );
+    let undefined = error("who");
+    assert!(
+        undefined.contains(r#"Undefined("no variable for \"probe\".\"who\"")"#),
+        "{undefined}"
+    );
+}
+
 /// Writes a one-component manifest around the probe with the given extra TOML.
 fn manifest_with(dir: &Path, variables: &str, component_extra: &str) -> std::path::PathBuf {
     let path = dir.join("spin.toml");

@@ -314,15 +314,17 @@ fn delete_field(call: &Call) -> Result<Response> {
 }
 
 fn read_view(call: &Call) -> Result<Response> {
-    let catalogue = Catalogue::load(call.platform.sql()?)?;
-    let columns = table_view::load(call.platform.kv()?, call.actor(), &catalogue)?;
+    let db = call.platform.sql()?;
+    let catalogue = Catalogue::load(db)?;
+    let columns = table_view::load(db, &|| call.platform.kv(), call.actor(), &catalogue)?;
     Ok(Response::ok(&json!({ "columns": columns })))
 }
 
 fn save_view(call: &Call) -> Result<Response> {
     let doc = call.req.json()?;
-    let catalogue = Catalogue::load(call.platform.sql()?)?;
-    let columns = table_view::save(call.platform.kv()?, call.actor(), &doc, &catalogue)?;
+    let db = call.platform.sql()?;
+    let catalogue = Catalogue::load(db)?;
+    let columns = table_view::save(db, call.actor(), &doc, &catalogue)?;
     Ok(Response::ok(&json!({ "columns": columns })))
 }
 
@@ -351,12 +353,12 @@ fn me(call: &Call) -> Response {
 
 fn read_settings(call: &Call) -> Result<Response> {
     Ok(Response::ok(
-        &AutocreateSettings::load(call.platform.kv()?)?.to_json(),
+        &AutocreateSettings::load(call.platform.sql()?, &|| call.platform.kv())?.to_json(),
     ))
 }
 
 fn save_settings(call: &Call) -> Result<Response> {
     let settings = AutocreateSettings::parse(&call.req.json()?)?;
-    settings.save(call.platform.kv()?)?;
+    settings.save(call.platform.sql()?)?;
     Ok(Response::ok(&settings.to_json()))
 }

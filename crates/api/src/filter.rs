@@ -163,7 +163,7 @@ fn run_query(call: &Call) -> Result<Response> {
     };
     let columns = match member("fields") {
         Some(v) => body_columns(v, &catalogue)?,
-        None => table_view::load(call.platform.kv()?, call.actor(), &catalogue)?,
+        None => table_view::load(db, &|| call.platform.kv(), call.actor(), &catalogue)?,
     };
     let mut out = page_json(
         db,

@@ -186,8 +186,9 @@ fn apply(call: &Call, events: &[Event]) -> Result<Vec<Outcome>> {
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    let settings = AutocreateSettings::load(call.platform.kv()?)?;
-    autocreate::process(call.platform.sql()?, &settings, events)
+    let db = call.platform.sql()?;
+    let settings = AutocreateSettings::load(db, &|| call.platform.kv())?;
+    autocreate::process(db, &settings, events)
 }
 
 fn results(outcomes: Vec<Outcome>) -> Result<Response> {

@@ -11,10 +11,10 @@ use crate::http_io::Response;
 use crate::routes::Call;
 
 /// `?fields=a,b`, else the caller's saved table view (or the default one).
-pub fn columns(call: &Call, catalogue: &Catalogue) -> Result<Vec<String>> {
+pub fn columns(call: &Call, db: &dyn Sql, catalogue: &Catalogue) -> Result<Vec<String>> {
     match call.req.param("fields") {
         Some(list) => query::parse_columns(&split_keys(&list), catalogue),
-        None => table_view::load(call.platform.kv()?, call.actor(), catalogue),
+        None => table_view::load(db, &|| call.platform.kv(), call.actor(), catalogue),
     }
 }
 
@@ -42,7 +42,7 @@ pub fn page(call: &Call, db: &dyn Sql, catalogue: &Catalogue, scope: Where) -> R
             sort,
             limit: query::check_limit(call.req.int_param("limit")?)?,
             cursor: cursor.as_deref(),
-            columns: columns(call, catalogue)?,
+            columns: columns(call, db, catalogue)?,
         },
     )?;
     Ok(Response::ok(&page.to_json()))

@@ -49,7 +49,7 @@ fn search(call: &Call) -> Result<Response> {
         &crate::filter::clock(call.platform)?,
         &segment,
     )?;
-    let columns = listing::columns(call, &catalogue)?;
+    let columns = listing::columns(call, db, &catalogue)?;
     let cursor = call.req.param("cursor");
     let page = search::search(
         db,

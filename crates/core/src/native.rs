@@ -104,18 +104,19 @@ pub struct MemoryKv {
     map: RefCell<HashMap<String, Vec<u8>>>,
 }
 
+impl MemoryKv {
+    /// What a test puts in the store, as an older version of the app would have.
+    pub fn set(&self, key: &str, value: &[u8]) {
+        self.map.borrow_mut().insert(key.to_owned(), value.to_vec());
+    }
+}
+
 impl Kv for MemoryKv {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, DbError> {
         Ok(self.map.borrow().get(key).cloned())
     }
 
-    fn set(&self, key: &str, value: &[u8]) -> Result<(), DbError> {
-        self.map.borrow_mut().insert(key.to_owned(), value.to_vec());
-        Ok(())
-    }
-
-    fn delete(&self, key: &str) -> Result<(), DbError> {
-        self.map.borrow_mut().remove(key);
-        Ok(())
+    fn keys(&self) -> Result<Vec<String>, DbError> {
+        Ok(self.map.borrow().keys().cloned().collect())
     }
 }

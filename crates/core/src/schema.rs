@@ -19,7 +19,8 @@ const MIGRATIONS: &[&[&[&str]]] = &[
         crate::autocreate::SCHEMA,
         crate::search::SCHEMA,
     ],
-    // Merge, bulk, import, and the console's sort indexes and kept segment counts.
+    // Merge, bulk, import, and the console's sort indexes and kept segment counts,
+    // settings moved from key-value to SQLite.
     &[
         crate::jobs::SCHEMA_V2,
         crate::merge::SCHEMA_V2,
@@ -28,6 +29,7 @@ const MIGRATIONS: &[&[&[&str]]] = &[
         crate::import::SCHEMA_V2,
         crate::query::SCHEMA_V2,
         crate::segments::SCHEMA_V2,
+        crate::settings::SCHEMA_V2,
     ],
 ];
 

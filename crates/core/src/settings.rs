@@ -1,4 +1,13 @@
-//! Documents kept in the key-value store: auto-create rules and per-user table views.
+//! Settings documents: auto-create rules and per-user table views, in SQLite.
+//!
+//! They were kept in the key-value store until schema version 2. Under self-hosted Spin a
+//! key-value call on a request stalls a keep-alive client ~40 ms (Nagle's algorithm meets the
+//! client's delayed ACK: README), and table views are read by every page of contacts, the
+//! auto-create rules by every chat event; SQLite serves them without the stall. The old
+//! documents are copied over lazily: migration 2 leaves a marker row, and the first request
+//! that reads a setting and sees it copies every setting from key-value (one `get-keys` and one
+//! `get` per setting, once per database), then removes the marker. A migration cannot do it:
+//! it only has SQL. The documents keep their key-value names and JSON.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
@@ -6,10 +15,86 @@ use serde_json::{json, Map, Value as Json};
 use crate::error::{Error, Result};
 use crate::fields::{Catalogue, DEFAULT_COLUMNS};
 use crate::query::parse_columns;
-use crate::store::Kv;
+use crate::store::{write_tx, Kv, Sql, Value};
 use crate::values::{Channel, LeadStage};
 
+/// Migration 2's part: one row per document, named as its key-value key was.
+pub const SCHEMA_V2: &[&str] = &[
+    "CREATE TABLE app_settings (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID",
+    // Until this row is gone, the key-value documents have not been copied here.
+    "INSERT INTO app_settings (name, value) VALUES ('import:key-value', 'pending')",
+];
+
+const IMPORT_MARKER: &str = "import:key-value";
 const AUTOCREATE_KEY: &str = "settings:autocreate";
+const TABLE_VIEW_PREFIX: &str = "views:table:";
+
+/// The key-value store the settings were in before schema version 2, opened only if they
+/// have not been copied from it yet (opening it is itself a key-value call).
+pub type LegacyKv<'a> = &'a dyn Fn() -> Result<&'a dyn Kv>;
+
+/// The document `name`, copying the key-value documents over first if that is still to do.
+/// One statement when they have been copied.
+fn read(db: &dyn Sql, legacy: LegacyKv, name: &str) -> Result<Option<String>> {
+    let (value, pending) = read_with_marker(db, name)?;
+    if !pending {
+        return Ok(value);
+    }
+    import_key_value(db, legacy()?)?;
+    Ok(read_with_marker(db, name)?.0)
+}
+
+fn read_with_marker(db: &dyn Sql, name: &str) -> Result<(Option<String>, bool)> {
+    let rows = db.execute(
+        "SELECT (SELECT value FROM app_settings WHERE name = ?1),
+                EXISTS (SELECT 1 FROM app_settings WHERE name = ?2)",
+        &[name.into(), IMPORT_MARKER.into()],
+    )?;
+    let row = rows.rows.into_iter().next().unwrap_or_default();
+    let mut values = row.into_iter();
+    let value = values.next().and_then(Value::into_string);
+    let pending = values.next().and_then(|v| v.as_i64()) == Some(1);
+    Ok((value, pending))
+}
+
+/// Copies every settings document from key-value, keeping any saved here meanwhile (a newer
+/// save wins), and removes the marker. Two requests doing it at once copy the same values.
+fn import_key_value(db: &dyn Sql, kv: &dyn Kv) -> Result<()> {
+    let mut documents = Vec::new();
+    for key in kv.keys()? {
+        if key != AUTOCREATE_KEY && !key.starts_with(TABLE_VIEW_PREFIX) {
+            continue;
+        }
+        if let Some(bytes) = kv.get(&key)? {
+            documents.push((key, String::from_utf8_lossy(&bytes).into_owned()));
+        }
+    }
+    write_tx(db, || {
+        for (name, value) in &documents {
+            db.execute(
+                "INSERT OR IGNORE INTO app_settings (name, value) VALUES (?1, ?2)",
+                &[name.as_str().into(), value.as_str().into()],
+            )?;
+        }
+        db.execute(
+            "DELETE FROM app_settings WHERE name = ?1",
+            &[IMPORT_MARKER.into()],
+        )?;
+        Ok(())
+    })
+}
+
+fn write(db: &dyn Sql, name: &str, value: &Json) -> Result<()> {
+    db.execute(
+        "INSERT INTO app_settings (name, value) VALUES (?1, ?2)
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        &[name.into(), value.to_string().into()],
+    )?;
+    Ok(())
+}
 
 /// How events of one channel create and match contacts (SPEC §9).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -101,10 +186,10 @@ impl AutocreateSettings {
         Ok(AutocreateSettings { channels: out })
     }
 
-    pub fn load(kv: &dyn Kv) -> Result<Self> {
-        match kv.get(AUTOCREATE_KEY)? {
-            Some(bytes) if !bytes.is_empty() => {
-                let doc: Json = serde_json::from_slice(&bytes)
+    pub fn load(db: &dyn Sql, legacy: LegacyKv) -> Result<Self> {
+        match read(db, legacy, AUTOCREATE_KEY)? {
+            Some(text) if !text.is_empty() => {
+                let doc: Json = serde_json::from_str(&text)
                     .map_err(|e| Error::Storage(format!("autocreate settings: {e}")))?;
                 Self::parse(&doc)
             }
@@ -112,9 +197,8 @@ impl AutocreateSettings {
         }
     }
 
-    pub fn save(&self, kv: &dyn Kv) -> Result<()> {
-        kv.set(AUTOCREATE_KEY, self.to_json().to_string().as_bytes())?;
-        Ok(())
+    pub fn save(&self, db: &dyn Sql) -> Result<()> {
+        write(db, AUTOCREATE_KEY, &self.to_json())
     }
 }
 
@@ -123,14 +207,18 @@ pub mod table_view {
     use super::*;
 
     fn key(login: &str) -> String {
-        format!("views:table:{login}")
+        format!("{TABLE_VIEW_PREFIX}{login}")
     }
 
     /// The user's columns, or the default ones. Columns of deleted custom fields drop out.
-    pub fn load(kv: &dyn Kv, login: &str, catalogue: &Catalogue) -> Result<Vec<String>> {
-        let saved: Option<Vec<String>> = kv
-            .get(&key(login))?
-            .and_then(|bytes| serde_json::from_slice::<Json>(&bytes).ok())
+    pub fn load(
+        db: &dyn Sql,
+        legacy: LegacyKv,
+        login: &str,
+        catalogue: &Catalogue,
+    ) -> Result<Vec<String>> {
+        let saved: Option<Vec<String>> = read(db, legacy, &key(login))?
+            .and_then(|text| serde_json::from_str::<Json>(&text).ok())
             .and_then(|doc| serde_json::from_value(doc.get("columns")?.clone()).ok());
         Ok(match saved {
             Some(cols) => cols
@@ -142,7 +230,7 @@ pub mod table_view {
     }
 
     pub fn save(
-        kv: &dyn Kv,
+        db: &dyn Sql,
         login: &str,
         doc: &Json,
         catalogue: &Catalogue,
@@ -155,10 +243,7 @@ pub mod table_view {
             Error::Invalid { detail, .. } => Error::invalid("columns", detail),
             other => other,
         })?;
-        kv.set(
-            &key(login),
-            json!({ "columns": columns }).to_string().as_bytes(),
-        )?;
+        write(db, &key(login), &json!({ "columns": columns }))?;
         Ok(columns)
     }
 }
@@ -166,11 +251,23 @@ pub mod table_view {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::native::MemoryKv;
+    use crate::native::{MemoryKv, NativeSql};
+
+    fn db() -> NativeSql {
+        let db = NativeSql::open_in_memory();
+        crate::schema::ensure(&db).unwrap();
+        db
+    }
+
+    /// A legacy store that fails the test if it is opened.
+    fn untouched() -> Result<&'static dyn Kv> {
+        panic!("key-value was read after the import")
+    }
 
     #[test]
     fn defaults_follow_the_spec() {
-        let s = AutocreateSettings::load(&MemoryKv::default()).unwrap();
+        let kv = MemoryKv::default();
+        let s = AutocreateSettings::load(&db(), &|| Ok(&kv)).unwrap();
         assert_eq!(s.rule(Channel::WebChat).lead_stage, "lead");
         assert_eq!(s.rule(Channel::Whatsapp).lead_stage, "contact");
         assert!(s.rule(Channel::Telegram).enabled);
@@ -179,10 +276,11 @@ mod tests {
 
     #[test]
     fn saved_rules_override_and_are_checked() {
+        let db = db();
         let kv = MemoryKv::default();
         let doc = json!({"channels": {"telegram": {"enabled": false, "match": ["phone"], "lead_stage": "customer"}}});
-        AutocreateSettings::parse(&doc).unwrap().save(&kv).unwrap();
-        let s = AutocreateSettings::load(&kv).unwrap();
+        AutocreateSettings::parse(&doc).unwrap().save(&db).unwrap();
+        let s = AutocreateSettings::load(&db, &|| Ok(&kv)).unwrap();
         assert!(!s.rule(Channel::Telegram).enabled);
         assert!(s.rule(Channel::Whatsapp).enabled);
         assert_eq!(
@@ -204,21 +302,40 @@ mod tests {
 
     #[test]
     fn table_views_are_per_user_with_defaults() {
+        let db = db();
         let kv = MemoryKv::default();
         let cat = Catalogue::with_custom(vec![]);
-        assert_eq!(
-            table_view::load(&kv, "ana", &cat).unwrap()[0],
-            "display_name"
-        );
-        table_view::save(&kv, "ana", &json!({"columns": ["city", "email"]}), &cat).unwrap();
-        assert_eq!(
-            table_view::load(&kv, "ana", &cat).unwrap(),
-            vec!["city", "email"]
-        );
-        assert_eq!(
-            table_view::load(&kv, "bo", &cat).unwrap()[0],
-            "display_name"
-        );
-        assert!(table_view::save(&kv, "ana", &json!({"columns": ["nope"]}), &cat).is_err());
+        let load = |login| table_view::load(&db, &|| Ok(&kv), login, &cat).unwrap();
+        assert_eq!(load("ana")[0], "display_name");
+        table_view::save(&db, "ana", &json!({"columns": ["city", "email"]}), &cat).unwrap();
+        assert_eq!(load("ana"), vec!["city", "email"]);
+        assert_eq!(load("bo")[0], "display_name");
+        assert!(table_view::save(&db, "ana", &json!({"columns": ["nope"]}), &cat).is_err());
+    }
+
+    #[test]
+    fn key_value_documents_are_copied_once_and_newer_saves_win() {
+        let db = db();
+        let kv = MemoryKv::default();
+        let rules = json!({"channels": {"sms": {"enabled": false, "match": ["email"], "lead_stage": "lead"}}});
+        kv.set(AUTOCREATE_KEY, rules.to_string().as_bytes());
+        kv.set("views:table:ana", br#"{"columns": ["city"]}"#);
+        kv.set("views:table:bo", br#"{"columns": ["email"]}"#);
+        kv.set("unrelated", b"kept out");
+        let cat = Catalogue::with_custom(vec![]);
+        // Bo saved a view in SQLite before anything was copied: his newer one stays.
+        table_view::save(&db, "bo", &json!({"columns": ["company"]}), &cat).unwrap();
+
+        let ana = table_view::load(&db, &|| Ok(&kv), "ana", &cat).unwrap();
+        assert_eq!(ana, vec!["city"]);
+        // Everything was copied by that first read: key-value is never opened again.
+        let bo = table_view::load(&db, &untouched, "bo", &cat).unwrap();
+        assert_eq!(bo, vec!["company"]);
+        let s = AutocreateSettings::load(&db, &untouched).unwrap();
+        assert!(!s.rule(Channel::Sms).enabled);
+        let names = db
+            .execute("SELECT name FROM app_settings ORDER BY name", &[])
+            .unwrap();
+        assert_eq!(names.rows.len(), 3, "{names:?}");
     }
 }

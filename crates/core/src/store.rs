@@ -131,11 +131,11 @@ pub trait Sql {
     fn changes(&self) -> u64;
 }
 
-/// A key-value store.
+/// A key-value store, read only to copy what it held before schema version 2 into SQLite
+/// (`settings`): under self-hosted Spin each call stalls a keep-alive client ~40 ms.
 pub trait Kv {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, DbError>;
-    fn set(&self, key: &str, value: &[u8]) -> Result<(), DbError>;
-    fn delete(&self, key: &str) -> Result<(), DbError>;
+    fn keys(&self) -> Result<Vec<String>, DbError>;
 }
 
 /// Runs `work` inside `BEGIN IMMEDIATE … COMMIT`, rolling back on any error.

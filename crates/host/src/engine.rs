@@ -4,6 +4,7 @@
 //! once per process (keyed by path, mtime and size, so a rebuilt file is compiled again).
 
 use crate::state::RequestState;
+use crate::HostMode;
 use anyhow::{anyhow, Context, Result};
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
@@ -14,11 +15,11 @@ use std::time::{Instant, SystemTime};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-/// The process-wide engine.
-pub fn engine() -> Result<&'static Engine> {
-    static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
-    ENGINE
-        .get_or_init(|| new_engine().map_err(|e| format!("{e:#}")))
+/// The process-wide engine of a mode (the two compile different code: Spin's has epoch checks).
+pub fn engine(mode: HostMode) -> Result<&'static Engine> {
+    static ENGINES: [OnceLock<Result<Engine, String>>; 2] = [OnceLock::new(), OnceLock::new()];
+    ENGINES[mode as usize]
+        .get_or_init(|| new_engine(mode).map_err(|e| format!("{e:#}")))
         .as_ref()
         .map_err(|e| anyhow!("cannot create the wasmtime engine: {e}"))
 }
@@ -26,19 +27,13 @@ pub fn engine() -> Result<&'static Engine> {
 /// Spin instantiates with a pooling allocator: a fresh instance per request then reuses
 /// pre-mapped memory instead of mapping new memory each time. If the machine refuses the
 /// address-space reservation, fall back to on-demand allocation (slower, same behaviour).
-fn new_engine() -> Result<Engine> {
-    let mut pooling = PoolingAllocationConfig::default();
-    pooling.total_component_instances(1000);
-    // When an instance ends, put back only the pages it touched (found with Linux's
-    // PAGEMAP_SCAN, kernel 6.7+; elsewhere this falls back to `madvise`) and keep them
-    // mapped: the next instance starts without page faults and no TLB shootdowns are sent
-    // to the other cores. Spin resets with `madvise` past the first 2 MiB; on a crud read at
-    // 1M contacts this saves ~0.1 ms of CPU per request (docs/benchmarks.md, floor).
-    pooling.pagemap_scan(wasmtime::Enabled::Auto);
-    pooling.linear_memory_keep_resident(64 << 20);
-    pooling.table_keep_resident(1 << 20);
+fn new_engine(mode: HostMode) -> Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
+    let pooling = match mode {
+        HostMode::Spin => spin_pooling(&mut config),
+        HostMode::Fast => fast_pooling(),
+    };
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
     match Engine::new(&config) {
         Ok(engine) => Ok(engine),
@@ -52,32 +47,60 @@ fn new_engine() -> Result<Engine> {
     }
 }
 
-/// The process-wide linker: WASI 0.2, wasi:http and the Spin interfaces. Wasmtime matches a
-/// component's `@0.2.x` imports to these by semver, so any 0.2 patch version links.
-pub fn linker() -> Result<&'static Linker<RequestState>> {
-    static LINKER: OnceLock<Result<Linker<RequestState>, String>> = OnceLock::new();
-    LINKER
-        .get_or_init(|| new_linker().map_err(|e| format!("{e:#}")))
+/// Spin 4.1's engine (`spin-core`, `Config::default`): an ended instance keeps its first
+/// 2 MiB of linear memory and 512 KiB of tables mapped and resets the rest with `madvise`, so
+/// the next instance faults those pages in again; every function and loop checks the epoch
+/// (Spin's request deadline), which costs guest time even when no deadline is near.
+fn spin_pooling(config: &mut Config) -> PoolingAllocationConfig {
+    config.epoch_interruption(true);
+    let mut pooling = PoolingAllocationConfig::default();
+    pooling.total_component_instances(1000);
+    pooling.max_memory_size(4 << 30);
+    pooling.linear_memory_keep_resident(2 << 20);
+    pooling.table_keep_resident(512 << 10);
+    pooling
+}
+
+/// Faster than Spin: when an instance ends, put back only the pages it touched (found with
+/// Linux's PAGEMAP_SCAN, kernel 6.7+; elsewhere this falls back to `madvise`) and keep them
+/// mapped, so the next instance starts without page faults and no TLB shootdowns are sent to
+/// the other cores; no epoch checks.
+fn fast_pooling() -> PoolingAllocationConfig {
+    let mut pooling = PoolingAllocationConfig::default();
+    pooling.total_component_instances(1000);
+    pooling.pagemap_scan(wasmtime::Enabled::Auto);
+    pooling.linear_memory_keep_resident(64 << 20);
+    pooling.table_keep_resident(1 << 20);
+    pooling
+}
+
+/// The process-wide linker of a mode: WASI 0.2, wasi:http and the Spin interfaces. Wasmtime
+/// matches a component's `@0.2.x` imports to these by semver, so any 0.2 patch version links.
+pub fn linker(mode: HostMode) -> Result<&'static Linker<RequestState>> {
+    static LINKERS: [OnceLock<Result<Linker<RequestState>, String>>; 2] =
+        [OnceLock::new(), OnceLock::new()];
+    LINKERS[mode as usize]
+        .get_or_init(|| new_linker(mode).map_err(|e| format!("{e:#}")))
         .as_ref()
         .map_err(|e| anyhow!("cannot set up the host interfaces: {e}"))
 }
 
-fn new_linker() -> Result<Linker<RequestState>> {
-    let mut linker = Linker::new(engine()?);
+fn new_linker(mode: HostMode) -> Result<Linker<RequestState>> {
+    let mut linker = Linker::new(engine(mode)?);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     crate::spin_api::add_to_linker(&mut linker)?;
     Ok(linker)
 }
 
-type CacheKey = (PathBuf, SystemTime, u64);
+type CacheKey = (PathBuf, SystemTime, u64, HostMode);
 /// Filled once by whichever host compiles the file first.
 type CacheSlot = Arc<Mutex<Option<Component>>>;
 
 /// Loads a component, compiling it only if this exact file was not compiled before.
-pub fn load_component(path: &Path) -> Result<Component> {
+pub fn load_component(path: &Path, mode: HostMode) -> Result<Component> {
     static CACHE: OnceLock<Mutex<HashMap<CacheKey, CacheSlot>>> = OnceLock::new();
-    let key = cache_key(path)?;
+    let key = cache_key(path, mode)?;
     let slot_key = key.clone();
     // One slot per file: concurrent hosts wanting the same file wait for one compilation.
     let slot = {
@@ -106,7 +129,7 @@ pub fn load_component(path: &Path) -> Result<Component> {
     Ok(component)
 }
 
-fn cache_key(path: &Path) -> Result<CacheKey> {
+fn cache_key(path: &Path, mode: HostMode) -> Result<CacheKey> {
     let canonical = path.canonicalize().with_context(|| {
         format!(
             "component file {} not found (run `spin-host build`, or `up --build`)",
@@ -114,7 +137,7 @@ fn cache_key(path: &Path) -> Result<CacheKey> {
         )
     })?;
     let meta = std::fs::metadata(&canonical)?;
-    Ok((canonical, meta.modified()?, meta.len()))
+    Ok((canonical, meta.modified()?, meta.len(), mode))
 }
 
 /// Where this host keeps the machine code of a `.wasm`: beside it, in `.spin-host-cache/`,
@@ -131,7 +154,7 @@ fn compiled_cache_path(path: &Path, key: &CacheKey, engine: &Engine) -> Option<P
 
 /// The compiled component from the on-disk cache, or a fresh compilation (then cached).
 fn compile_or_load_compiled(path: &Path, key: &CacheKey) -> Result<(Component, &'static str)> {
-    let engine = engine()?;
+    let engine = engine(key.3)?;
     let cached = compiled_cache_path(path, key, engine);
     if let Some(cached) = cached.as_ref().filter(|c| c.exists()) {
         // SAFETY: deserializing runs native code from the file. It is only ever written by

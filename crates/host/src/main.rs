@@ -9,11 +9,15 @@ use std::path::PathBuf;
 const USAGE: &str = "\
 usage:
   spin-host up    [-f|--from spin.toml] [--listen 127.0.0.1:3000] [--state-dir DIR] [--build]
-                  [--variable NAME=VALUE]...
+                  [--variable NAME=VALUE]... [--fast]
   spin-host build [-f|--from spin.toml]
 
 `--from` may name the manifest or its directory (default ./spin.toml); the state dir defaults
-to `.spin` beside the manifest. Variables also come from SPIN_VARIABLE_<NAME>.";
+to `.spin` beside the manifest. Variables also come from SPIN_VARIABLE_<NAME>.
+By default the host costs what `spin up` 4.1 costs per request (and stalls keep-alive clients
+~40 ms after a key-value call, as Spin does); `--fast` serves with faster mechanisms instead.";
+
+const FAST_FLAG: &str = "--fast";
 
 struct UpArgs {
     manifest: PathBuf,
@@ -21,12 +25,16 @@ struct UpArgs {
     state_dir: Option<PathBuf>,
     build: bool,
     variables: HashMap<String, String>,
+    mode: spin_host::HostMode,
 }
 
 fn main() {
-    // SAFETY: first thing in main: no other thread exists and nothing has opened SQLite.
-    unsafe { spin_host::prepare_process() };
-    if let Err(e) = run(std::env::args().skip(1).collect()) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|cmd| cmd == "up") && args.iter().any(|a| a == FAST_FLAG) {
+        // SAFETY: first thing in main: no other thread exists and nothing has opened SQLite.
+        unsafe { spin_host::prepare_fast_process() };
+    }
+    if let Err(e) = run(args) {
         eprintln!("Error: {e:#}");
         std::process::exit(1);
     }
@@ -37,7 +45,11 @@ fn run(args: Vec<String>) -> Result<()> {
         Some((cmd, rest)) if cmd == "up" => up(parse_up(rest)?),
         Some((cmd, rest)) if cmd == "build" => {
             let up = parse_up(rest)?;
-            if up.build || up.state_dir.is_some() || !up.variables.is_empty() {
+            if up.build
+                || up.state_dir.is_some()
+                || !up.variables.is_empty()
+                || up.mode != spin_host::HostMode::Spin
+            {
                 bail!("`build` only takes --from\n{USAGE}");
             }
             spin_host::build_app(&up.manifest)
@@ -57,6 +69,7 @@ fn parse_up(args: &[String]) -> Result<UpArgs> {
         state_dir: None,
         build: false,
         variables: HashMap::new(),
+        mode: spin_host::HostMode::Spin,
     };
     let mut args = args.iter();
     while let Some(flag) = args.next() {
@@ -69,6 +82,7 @@ fn parse_up(args: &[String]) -> Result<UpArgs> {
             "--listen" => parsed.listen = listen_addr(value()?)?,
             "--state-dir" => parsed.state_dir = Some(PathBuf::from(value()?)),
             "--build" => parsed.build = true,
+            FAST_FLAG => parsed.mode = spin_host::HostMode::Fast,
             "--variable" => {
                 let (name, val) = value()?
                     .split_once('=')
@@ -119,6 +133,7 @@ fn up(args: UpArgs) -> Result<()> {
         listen: args.listen,
         state_dir,
         variables: args.variables,
+        mode: args.mode,
     })?;
     print!("{}", host.describe());
     // Piped stdout is block-buffered: flush so scripts waiting for the banner see it.

@@ -228,11 +228,31 @@ impl App {
 }
 
 /// Spin's variable names: lowercase ASCII letters, digits and underscores, starting with a letter.
-pub fn is_valid_variable_name(name: &str) -> bool {
-    name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+/// Spin's check of a variable name (`spin_expressions::Key::validate`, also what a component's
+/// `get` gets back), with its messages, in its order.
+pub fn check_variable_name(key: &str) -> Result<(), String> {
+    let Some(first) = key.bytes().next() else {
+        return Err("must not be empty".to_string());
+    };
+    if let Some(invalid) = key
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_'))
+    {
+        return Err(format!(
+            "invalid character {invalid:?}. Variable names may contain only lower-case letters, \
+             numbers, and underscores."
+        ));
+    }
+    if !first.is_ascii_lowercase() {
+        return Err("must start with a lowercase ASCII letter".to_string());
+    }
+    if !key.ends_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err("must end with a lowercase ASCII letter or digit".to_string());
+    }
+    if key.contains("__") {
+        return Err("must not contain multiple consecutive underscores".to_string());
+    }
+    Ok(())
 }
 
 fn validate_variables(
@@ -240,8 +260,8 @@ fn validate_variables(
 ) -> Result<BTreeMap<String, (Option<String>, bool)>> {
     let mut out = BTreeMap::new();
     for (name, decl) in raw {
-        if !is_valid_variable_name(&name) {
-            bail!("variable name '{name}' is invalid: use lowercase letters, digits and '_'");
+        if let Err(reason) = check_variable_name(&name) {
+            bail!("variable name '{name}' is invalid: {reason}");
         }
         match (&decl.default, decl.required) {
             (Some(_), true) => {
@@ -281,8 +301,8 @@ fn validate_component(
         }
     }
     for (key, template) in &c.variables {
-        if !is_valid_variable_name(key) {
-            bail!("{}: variable name '{key}' is invalid", context());
+        if let Err(reason) = check_variable_name(key) {
+            bail!("{}: variable name '{key}' is invalid: {reason}", context());
         }
         for reference in template_references(template)? {
             if !app_variables.contains_key(reference) {
@@ -352,7 +372,7 @@ fn template_references(template: &str) -> Result<Vec<&str>> {
             .find("}}")
             .with_context(|| format!("unterminated '{{{{' in template {template:?}"))?;
         let name = after[..end].trim();
-        if !is_valid_variable_name(name) {
+        if check_variable_name(name).is_err() {
             bail!("invalid variable reference '{name}' in template {template:?}");
         }
         refs.push(name);
@@ -399,10 +419,28 @@ mod tests {
     }
 
     #[test]
-    fn variable_names_follow_spin_rules() {
-        assert!(is_valid_variable_name("api_key2"));
-        assert!(!is_valid_variable_name("ApiKey"));
-        assert!(!is_valid_variable_name("2key"));
-        assert!(!is_valid_variable_name(""));
+    fn variable_names_are_checked_as_spin_does() {
+        assert_eq!(check_variable_name("api_token2"), Ok(()));
+        assert_eq!(check_variable_name(""), Err("must not be empty".into()));
+        assert_eq!(
+            check_variable_name("Token"),
+            Err(
+                "invalid character 'T'. Variable names may contain only lower-case letters, \
+                 numbers, and underscores."
+                    .into()
+            )
+        );
+        assert_eq!(
+            check_variable_name("2fa"),
+            Err("must start with a lowercase ASCII letter".into())
+        );
+        assert_eq!(
+            check_variable_name("a_"),
+            Err("must end with a lowercase ASCII letter or digit".into())
+        );
+        assert_eq!(
+            check_variable_name("a__b"),
+            Err("must not contain multiple consecutive underscores".into())
+        );
     }
 }

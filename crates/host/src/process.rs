@@ -7,21 +7,88 @@
 //! contacts, and its arenas returned freed memory to the kernel only to fault it back in on
 //! the next request. mimalloc (thread-local free lists, memory kept for reuse) serves both
 //! Rust and SQLite: 4-connection `GET`s from 2,580–2,670 to 2,830–3,130 req/s, back to back
-//! (docs/benchmarks.md).
+//! (docs/benchmarks.md). Spin 4.1 uses glibc's malloc for both, so that is what the process
+//! does unless it runs the host's fast mode.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::os::raw::{c_int, c_void};
+use std::sync::atomic::{AtomicBool, Ordering};
 
+/// The process's Rust allocator: glibc's malloc, as Spin's, unless [`prepare_fast_process`]
+/// switched new blocks to mimalloc. A block is freed by whichever allocator it came from
+/// (mimalloc knows its own address ranges), so blocks made before the switch stay valid.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: ProcessAllocator = ProcessAllocator;
 
-/// Makes SQLite allocate with mimalloc and skip its memory statistics.
+static NEW_BLOCKS_FROM_MIMALLOC: AtomicBool = AtomicBool::new(false);
+
+struct ProcessAllocator;
+
+impl ProcessAllocator {
+    fn from_mimalloc(block: *mut u8) -> bool {
+        // SAFETY: only compares the address with mimalloc's reserved ranges.
+        unsafe { libmimalloc_sys::mi_is_in_heap_region(block as *const c_void) }
+    }
+}
+
+// SAFETY: every call goes to System or MiMalloc, both sound global allocators, and a block is
+// always freed or resized by the allocator it came from.
+unsafe impl GlobalAlloc for ProcessAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded from GlobalAlloc's contract.
+        unsafe {
+            if NEW_BLOCKS_FROM_MIMALLOC.load(Ordering::Relaxed) {
+                mimalloc::MiMalloc.alloc(layout)
+            } else {
+                System.alloc(layout)
+            }
+        }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded from GlobalAlloc's contract.
+        unsafe {
+            if NEW_BLOCKS_FROM_MIMALLOC.load(Ordering::Relaxed) {
+                mimalloc::MiMalloc.alloc_zeroed(layout)
+            } else {
+                System.alloc_zeroed(layout)
+            }
+        }
+    }
+
+    unsafe fn dealloc(&self, block: *mut u8, layout: Layout) {
+        // SAFETY: forwarded; `block` goes back to the allocator it came from.
+        unsafe {
+            if Self::from_mimalloc(block) {
+                mimalloc::MiMalloc.dealloc(block, layout)
+            } else {
+                System.dealloc(block, layout)
+            }
+        }
+    }
+
+    unsafe fn realloc(&self, block: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded; `block` is resized by the allocator it came from.
+        unsafe {
+            if Self::from_mimalloc(block) {
+                mimalloc::MiMalloc.realloc(block, layout, new_size)
+            } else {
+                System.realloc(block, layout, new_size)
+            }
+        }
+    }
+}
+
+/// For [`crate::HostMode::Fast`]: new Rust blocks and all of SQLite's from mimalloc, and no
+/// SQLite memory statistics. Without this the process allocates as Spin's does.
 ///
 /// # Safety
 /// Call first thing in `main`, before any other thread exists and before anything opens
 /// SQLite (`sqlite3_config` is not thread-safe, and refuses with `SQLITE_MISUSE` once SQLite
 /// is initialized). [`crate::start`] does not call it, because tests start hosts beside
-/// threads that already use SQLite; there SQLite keeps its default allocator.
-pub unsafe fn prepare_process() {
+/// threads that already use SQLite.
+pub unsafe fn prepare_fast_process() {
+    NEW_BLOCKS_FROM_MIMALLOC.store(true, Ordering::Relaxed);
     // SAFETY: forwarded from this function's contract.
     unsafe {
         allocate_sqlite_with_mimalloc();
@@ -30,7 +97,7 @@ pub unsafe fn prepare_process() {
 }
 
 /// # Safety
-/// As [`prepare_process`].
+/// As [`prepare_fast_process`].
 unsafe fn allocate_sqlite_with_mimalloc() {
     let methods = rusqlite::ffi::sqlite3_mem_methods {
         xMalloc: Some(sqlite_malloc),
@@ -63,7 +130,7 @@ unsafe fn allocate_sqlite_with_mimalloc() {
 /// with them, 2,240–2,400 without (docs/benchmarks.md).
 ///
 /// # Safety
-/// As [`prepare_process`].
+/// As [`prepare_fast_process`].
 unsafe fn skip_sqlite_memory_statistics() {
     // SAFETY: the caller upholds sqlite3_config's contract; SQLITE_CONFIG_MEMSTATUS takes
     // one int.

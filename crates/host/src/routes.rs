@@ -1,25 +1,39 @@
 //! HTTP routing as Spin does it, and the `spin-*` request headers Spin sets.
 //!
-//! Routes are exact (`/a/b`) or trailing wildcards (`/a/...`). An exact route beats any
-//! wildcard; among wildcards the longest prefix wins. The base path is always `/` (manifest v2).
+//! A route is a sequence of segments, each exact (`/a`) or named (`/:name`, one non-empty
+//! segment, passed to the component as `spin-path-match-name`), optionally ending in a
+//! wildcard (`/...`, or `/*`) that takes the rest of the path. Among the routes matching a
+//! path, the most specific wins, compared segment by segment from the left as Spin's router
+//! (`routefinder`) does: exact beats named, named beats the end of an exact route, and that
+//! beats a wildcard. So an exact route beats any wildcard, and the longest wildcard prefix
+//! wins. The base path is always `/` (manifest v2).
 
 use crate::manifest::RouteDecl;
 use anyhow::{bail, Result};
-use http::HeaderValue;
+use http::{HeaderName, HeaderValue};
 use std::fmt;
 use std::net::SocketAddr;
 
 const WILDCARD_SUFFIX: &str = "/...";
+/// Spin reads a trailing `/*` as `/...`.
+const STAR_SUFFIX: &str = "/*";
 
 /// Spin answers its own endpoints here (e.g. `/.well-known/spin/health`); apps may not route here.
 pub const RESERVED_PREFIX: &str = "/.well-known/spin/";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Pattern {
-    /// The whole path, trailing slash removed (`/` becomes the empty string).
+enum Segment {
     Exact(String),
-    /// Everything at or below this prefix (`/...` gives the empty prefix).
-    Wildcard(String),
+    Named(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Pattern {
+    segments: Vec<Segment>,
+    /// Whether the route ends in a wildcard taking the rest of the path.
+    wildcard: bool,
+    /// The route without its wildcard, as `spin up` prints it (`/` for the root).
+    shown: String,
 }
 
 #[derive(Debug, Clone)]
@@ -42,25 +56,41 @@ pub struct Router {
 #[derive(Debug)]
 pub struct RouteMatch<'r> {
     route: &'r Route,
+    /// `(name, value)` of each named segment, in route order.
+    named: Vec<(&'r str, String)>,
     path_info: String,
 }
 
-/// Refuses route syntax this host does not implement (Spin's `:name` segments, `*`).
+/// Refuses route syntax Spin refuses, or this host does not implement (`*` inside a route,
+/// partial segments such as `/a:b` or `/:a.json`).
 pub fn check_route_syntax(route: &str) -> Result<()> {
-    let body = route.strip_suffix(WILDCARD_SUFFIX).unwrap_or(route);
-    if body
-        .split('/')
-        .any(|seg| seg.starts_with(':') || seg.contains('*'))
-    {
-        bail!("route '{route}': named (`:x`) and `*` segments are not supported by this host");
-    }
+    let body = strip_wildcard(route).unwrap_or(route);
     if body.contains("...") {
         bail!("route '{route}': `...` is only allowed as a trailing `/...`");
+    }
+    for segment in body.split('/') {
+        if segment.contains('*') {
+            bail!("route '{route}': `*` is only allowed as a trailing `/*`");
+        }
+        match segment.find(':') {
+            Some(0) if segment.len() > 1 && !segment.contains('.') => {}
+            Some(_) => bail!(
+                "route '{route}': a named segment is a whole segment, `/:name` (this host does \
+                 not implement partial ones)"
+            ),
+            None => {}
+        }
     }
     if route.starts_with(RESERVED_PREFIX) {
         bail!("route '{route}': paths under {RESERVED_PREFIX} are reserved for the host");
     }
     Ok(())
+}
+
+fn strip_wildcard(route: &str) -> Option<&str> {
+    route
+        .strip_suffix(WILDCARD_SUFFIX)
+        .or_else(|| route.strip_suffix(STAR_SUFFIX))
 }
 
 impl Router {
@@ -82,32 +112,28 @@ impl Router {
         Router { routes }
     }
 
-    /// Finds the route for a request path, or `None` (404).
+    /// Finds the most specific route for a request path, or `None` (404). Among equally
+    /// specific routes (`/a/:x` and `/a/:y`) the first declared wins.
     pub fn route(&self, path: &str) -> Option<RouteMatch<'_>> {
-        let exact = strip_one_trailing_slash(path);
-        if let Some(route) = self
-            .routes
-            .iter()
-            .find(|r| r.pattern == Pattern::Exact(exact.to_string()))
-        {
-            return Some(RouteMatch {
-                route,
-                path_info: String::new(),
-            });
+        let mut best: Option<(Vec<u8>, RouteMatch<'_>)> = None;
+        for route in &self.routes {
+            let Some(found) = route.pattern.match_path(path) else {
+                continue;
+            };
+            let rank = route.pattern.specificity();
+            if best.as_ref().is_none_or(|(best_rank, _)| rank > *best_rank) {
+                let (named, path_info) = found;
+                best = Some((
+                    rank,
+                    RouteMatch {
+                        route,
+                        named,
+                        path_info,
+                    },
+                ));
+            }
         }
-        self.routes
-            .iter()
-            .filter_map(|r| match &r.pattern {
-                Pattern::Wildcard(prefix) => {
-                    wildcard_tail(prefix, path).map(|tail| (r, prefix, tail))
-                }
-                Pattern::Exact(_) => None,
-            })
-            .max_by_key(|(_, prefix, _)| prefix.len())
-            .map(|(route, _, tail)| RouteMatch {
-                route,
-                path_info: tail.to_string(),
-            })
+        best.map(|(_, found)| found)
     }
 
     /// `(component, route display)` in declaration order, for the start-up banner.
@@ -123,9 +149,10 @@ pub struct RouteDisplay<'r>(&'r Pattern);
 
 impl fmt::Display for RouteDisplay<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Pattern::Exact(path) => write!(f, "{path}"),
-            Pattern::Wildcard(prefix) => write!(f, "{prefix} (wildcard)"),
+        if self.0.wildcard {
+            write!(f, "{} (wildcard)", self.0.shown)
+        } else {
+            write!(f, "{}", self.0.shown)
         }
     }
 }
@@ -138,24 +165,79 @@ impl Route {
             format!("/{raw}")
         };
         let based = strip_one_trailing_slash(&absolute).to_string();
-        let pattern = match based.strip_suffix(WILDCARD_SUFFIX) {
-            Some(prefix) => Pattern::Wildcard(prefix.to_string()),
-            None => Pattern::Exact(based.clone()),
-        };
         Route {
             raw: raw.to_string(),
+            pattern: Pattern::parse(&based),
             based,
-            pattern,
             component: component.to_string(),
         }
     }
 }
 
-/// The part of `path` below a wildcard `prefix`, if the path is at or below it
-/// (`/foo/...`: `/foo` -> ``, `/foo/` -> `/`, `/foo/bar` -> `/bar`; never `/foobar`).
-fn wildcard_tail<'p>(prefix: &str, path: &'p str) -> Option<&'p str> {
-    let tail = path.strip_prefix(prefix)?;
-    (tail.is_empty() || tail.starts_with('/')).then_some(tail)
+impl Pattern {
+    /// Parses a based route (checked by [`check_route_syntax`] when the manifest was read).
+    fn parse(based: &str) -> Pattern {
+        let (body, wildcard) = match strip_wildcard(based) {
+            Some(prefix) => (prefix, true),
+            None => (based, false),
+        };
+        let segments = body
+            .split('/')
+            .skip(1)
+            .map(|segment| match segment.strip_prefix(':') {
+                Some(name) => Segment::Named(name.to_string()),
+                None => Segment::Exact(segment.to_string()),
+            })
+            .collect();
+        let shown = if body.is_empty() && !wildcard {
+            "/"
+        } else {
+            body
+        };
+        Pattern {
+            segments,
+            wildcard,
+            shown: shown.to_string(),
+        }
+    }
+
+    /// The named segments' values and the path below a wildcard, if `path` matches
+    /// (`/foo/...`: `/foo` -> ``, `/foo/` -> `/`, `/foo/bar` -> `/bar`; never `/foobar`).
+    /// An exact route also matches its path with one trailing slash.
+    fn match_path<'p>(&'p self, path: &str) -> Option<(Vec<(&'p str, String)>, String)> {
+        let mut rest = path;
+        let mut named = Vec::new();
+        for segment in &self.segments {
+            let after_slash = rest.strip_prefix('/')?;
+            let end = after_slash.find('/').unwrap_or(after_slash.len());
+            let (value, remainder) = after_slash.split_at(end);
+            match segment {
+                Segment::Exact(exact) if exact == value => {}
+                Segment::Named(name) if !value.is_empty() => {
+                    named.push((name.as_str(), value.to_string()));
+                }
+                _ => return None,
+            }
+            rest = remainder;
+        }
+        match (self.wildcard, rest) {
+            (true, tail) => Some((named, tail.to_string())),
+            (false, "" | "/") => Some((named, String::new())),
+            (false, _) => None,
+        }
+    }
+
+    /// Compares as Spin's router ranks routes: segment by segment from the left, exact (3) >
+    /// named (2) > the end of an exact route (1) > a wildcard (0). The end marker differs from
+    /// every segment kind, so two keys always differ at or before the shorter one ends.
+    fn specificity(&self) -> Vec<u8> {
+        let kinds = self.segments.iter().map(|segment| match segment {
+            Segment::Exact(_) => 3,
+            Segment::Named(_) => 2,
+        });
+        let end = if self.wildcard { 0 } else { 1 };
+        kinds.chain(std::iter::once(end)).collect()
+    }
 }
 
 fn strip_one_trailing_slash(s: &str) -> &str {
@@ -167,15 +249,16 @@ impl RouteMatch<'_> {
         &self.route.component
     }
 
-    /// The headers Spin adds to every request it routes to a component.
+    /// The headers Spin adds to every request it routes to a component, then one
+    /// `spin-path-match-<name>` per named segment (`_` in the name becomes `-`).
     pub fn spin_headers(
         &self,
         host: &str,
         path_and_query: &str,
         client: SocketAddr,
-    ) -> Vec<(&'static str, String)> {
+    ) -> Vec<(String, String)> {
         let raw = &self.route.raw;
-        vec![
+        let fixed = [
             ("spin-path-info", self.path_info.clone()),
             ("spin-full-url", format!("http://{host}{path_and_query}")),
             ("spin-matched-route", self.route.based.clone()),
@@ -186,17 +269,29 @@ impl RouteMatch<'_> {
                 raw.strip_suffix(WILDCARD_SUFFIX).unwrap_or(raw).to_string(),
             ),
             ("spin-client-addr", client.to_string()),
-        ]
+        ];
+        let named = self.named.iter().map(|(name, value)| {
+            let name = format!("spin-path-match-{}", name.replace('_', "-"));
+            (name.to_ascii_lowercase(), value.clone())
+        });
+        fixed
+            .into_iter()
+            .map(|(name, value)| (name.to_string(), value))
+            .chain(named)
+            .collect()
     }
 }
 
-/// Sets the `spin-*` headers on a request, replacing any the client sent.
+/// Sets the `spin-*` headers on a request, replacing any the client sent. Like Spin, drops a
+/// header whose name a named segment made invalid.
 pub fn apply_spin_headers(
     headers: &mut http::HeaderMap,
-    spin_headers: Vec<(&'static str, String)>,
+    spin_headers: Vec<(String, String)>,
 ) -> Result<()> {
     for (name, value) in spin_headers {
-        headers.insert(name, HeaderValue::from_str(&value)?);
+        if let Ok(name) = HeaderName::try_from(name) {
+            headers.insert(name, HeaderValue::from_str(&value)?);
+        }
     }
     Ok(())
 }
@@ -260,7 +355,7 @@ mod tests {
         let m = r.route("/foo/bar").unwrap();
         let client: SocketAddr = "127.0.0.1:8777".parse().unwrap();
         let headers = m.spin_headers("example.com", "/foo/bar?a=1", client);
-        let get = |n: &str| headers.iter().find(|(k, _)| *k == n).unwrap().1.clone();
+        let get = |n: &str| headers.iter().find(|(k, _)| k == n).unwrap().1.clone();
         assert_eq!(get("spin-full-url"), "http://example.com/foo/bar?a=1");
         assert_eq!(get("spin-path-info"), "/bar");
         assert_eq!(get("spin-matched-route"), "/foo/...");
@@ -280,10 +375,65 @@ mod tests {
 
     #[test]
     fn unsupported_route_syntax_is_refused() {
-        assert!(check_route_syntax("/users/:id").is_err());
-        assert!(check_route_syntax("/files/*").is_err());
+        assert!(check_route_syntax("/files/*/x").is_err());
         assert!(check_route_syntax("/a/.../b").is_err());
+        assert!(check_route_syntax("/a:b").is_err());
+        assert!(check_route_syntax("/:").is_err());
         assert!(check_route_syntax("/.well-known/spin/x").is_err());
         assert!(check_route_syntax("/a/...").is_ok());
+        assert!(check_route_syntax("/files/*").is_ok());
+        assert!(check_route_syntax("/users/:id/posts/...").is_ok());
+    }
+
+    #[test]
+    fn named_segments_capture_one_segment_as_spin() {
+        let r = router(&[("/x/:name/y", "named"), ("/1/:two/...", "wild")]);
+        let m = r.route("/x/ana/y").unwrap();
+        assert_eq!(m.component(), "named");
+        assert_eq!(m.named, vec![("name", "ana".to_string())]);
+        assert!(r.route("/x/ana/y/").is_some());
+        assert!(r.route("/x//y").is_none());
+        assert!(r.route("/x/a/b/y").is_none());
+        let m = r.route("/1/2/3").unwrap();
+        assert_eq!((m.component(), m.path_info.as_str()), ("wild", "/3"));
+        assert_eq!(m.named, vec![("two", "2".to_string())]);
+    }
+
+    #[test]
+    fn exact_beats_named_beats_wildcard() {
+        let r = router(&[
+            ("/a/...", "wild"),
+            ("/a/:id", "named"),
+            ("/a/new", "exact"),
+            ("/a/:id/...", "named-wild"),
+        ]);
+        assert_eq!(component_for(&r, "/a/new").as_deref(), Some("exact"));
+        assert_eq!(component_for(&r, "/a/7").as_deref(), Some("named"));
+        assert_eq!(component_for(&r, "/a/7/x").as_deref(), Some("named-wild"));
+        assert_eq!(component_for(&r, "/a").as_deref(), Some("wild"));
+    }
+
+    #[test]
+    fn named_segments_become_path_match_headers() {
+        let r = router(&[("/u/:user_id/...", "u")]);
+        let client: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let headers = r
+            .route("/u/42/x")
+            .unwrap()
+            .spin_headers("h", "/u/42/x", client);
+        let get = |n: &str| headers.iter().find(|(k, _)| k == n).map(|h| h.1.clone());
+        assert_eq!(get("spin-path-match-user-id").as_deref(), Some("42"));
+        assert_eq!(
+            get("spin-matched-route").as_deref(),
+            Some("/u/:user_id/...")
+        );
+        assert_eq!(get("spin-component-route").as_deref(), Some("/u/:user_id"));
+    }
+
+    #[test]
+    fn a_trailing_star_is_a_wildcard() {
+        let r = router(&[("/files/*", "f")]);
+        assert_eq!(r.route("/files/a/b").unwrap().path_info, "/a/b");
+        assert!(r.route("/filesx").is_none());
     }
 }

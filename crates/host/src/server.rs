@@ -5,6 +5,7 @@
 
 use crate::routes::{apply_spin_headers, Router};
 use crate::state::{ComponentEnv, RequestState};
+use crate::HostMode;
 use anyhow::{anyhow, Context, Result};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -16,10 +17,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use wasmtime::component::Resource;
 use wasmtime::Store;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::p2::types::{HostIncomingRequest, HostResponseOutparam};
 use wasmtime_wasi_http::WasiHttpView;
 
 /// Spin's liveness endpoint, answered by the host itself.
@@ -35,6 +39,7 @@ pub struct ServedComponent {
 pub struct AppRuntime {
     pub router: Router,
     pub components: HashMap<String, ServedComponent>,
+    pub mode: HostMode,
 }
 
 /// Accepts connections until `shutdown` changes.
@@ -61,9 +66,11 @@ pub async fn serve(
 }
 
 async fn serve_connection(stream: TcpStream, client: SocketAddr, app: Arc<AppRuntime>) {
-    // Small request/response exchanges on keep-alive connections: without this, Nagle's
-    // algorithm and delayed ACKs add tens of milliseconds per request.
-    let _ = stream.set_nodelay(true);
+    // Spin leaves Nagle's algorithm on. A response that leaves in two writes (as after a
+    // key-value call) then waits for the client's delayed ACK of the first: ~40 ms.
+    if app.mode == HostMode::Fast {
+        let _ = stream.set_nodelay(true);
+    }
     let service = hyper::service::service_fn(move |req| {
         let app = app.clone();
         async move { Ok::<_, Infallible>(answer(&app, req, client).await) }
@@ -101,7 +108,7 @@ async fn answer(
         req.uri().path_and_query().map_or("/", |pq| pq.as_str()),
         client,
     );
-    match call_component(component, req, spin_headers).await {
+    match call_component(component, req, spin_headers, app.mode).await {
         Ok(response) => response,
         Err(e) => {
             eprintln!(
@@ -126,7 +133,8 @@ fn host_of(req: &hyper::Request<Incoming>) -> String {
 async fn call_component(
     component: &ServedComponent,
     mut req: hyper::Request<Incoming>,
-    spin_headers: Vec<(&'static str, String)>,
+    spin_headers: Vec<(String, String)>,
+    mode: HostMode,
 ) -> Result<hyper::Response<HyperOutgoingBody>> {
     apply_spin_headers(req.headers_mut(), spin_headers)?;
     absolutize_uri(&mut req)?;
@@ -140,26 +148,12 @@ async fn call_component(
         .http()
         .new_incoming_request(Scheme::Http, req)?;
     let outparam = store.data_mut().http().new_response_outparam(sender)?;
-    let pre = component.pre.clone();
-    let id = component.env.id.clone();
-    // The guest runs on a blocking thread of its own, driven there by `block_on`, so its
-    // storage calls run inline on that thread (see `spin_api`) instead of hopping to another
-    // thread and back for every statement. It may keep streaming the body after it has set
-    // the response; a failure after that point can only be logged.
-    let runtime = tokio::runtime::Handle::current();
-    let guest = tokio::task::spawn_blocking(move || {
-        let result = runtime.block_on(async {
-            let proxy = pre.instantiate_async(&mut store).await?;
-            proxy
-                .wasi_http_incoming_handler()
-                .call_handle(&mut store, incoming, outparam)
-                .await
-        });
-        if let Err(e) = &result {
-            eprintln!("spin-host: component '{id}' failed: {e:?}");
-        }
-        result.is_ok()
-    });
+    // The guest may keep streaming the body after it has set the response; a failure after
+    // that point can only be logged.
+    let guest = match mode {
+        HostMode::Spin => spawn_guest_as_spin(component, store, incoming, outparam).await?,
+        HostMode::Fast => spawn_guest_on_own_thread(component, store, incoming, outparam),
+    };
     match receiver.await {
         Ok(Ok(response)) => Ok(response),
         Ok(Err(code)) => Err(anyhow!("component answered with error code {code:?}")),
@@ -169,6 +163,62 @@ async fn call_component(
             Err(join) => Err(anyhow!("component task failed: {join}")),
         },
     }
+}
+
+type IncomingRequest = Resource<HostIncomingRequest>;
+type Outparam = Resource<HostResponseOutparam>;
+
+/// As Spin's `WasiHttpExecutor`: instantiate on the connection's task, then run the handler
+/// as a task of its own on the async threads (its storage calls block or hop as in Spin).
+async fn spawn_guest_as_spin(
+    component: &ServedComponent,
+    mut store: Store<RequestState>,
+    incoming: IncomingRequest,
+    outparam: Outparam,
+) -> Result<JoinHandle<bool>> {
+    // Spin's deadline when a request has none: never reached, but every check still runs.
+    store.set_epoch_deadline(u64::MAX / 2);
+    let proxy = component.pre.instantiate_async(&mut store).await?;
+    let id = component.env.id.clone();
+    Ok(tokio::spawn(async move {
+        let result = proxy
+            .wasi_http_incoming_handler()
+            .call_handle(&mut store, incoming, outparam)
+            .await;
+        log_failure(&id, &result)
+    }))
+}
+
+/// The guest on a blocking thread of its own, driven there by `block_on`, so its storage
+/// calls run inline on that thread instead of hopping to another thread and back for every
+/// statement, and never block the async threads that serve HTTP.
+fn spawn_guest_on_own_thread(
+    component: &ServedComponent,
+    mut store: Store<RequestState>,
+    incoming: IncomingRequest,
+    outparam: Outparam,
+) -> JoinHandle<bool> {
+    let pre = component.pre.clone();
+    let id = component.env.id.clone();
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let result = runtime.block_on(async {
+            let proxy = pre.instantiate_async(&mut store).await?;
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, incoming, outparam)
+                .await
+        });
+        log_failure(&id, &result)
+    })
+}
+
+/// Logs a failed guest; `true` if it did not fail.
+fn log_failure(id: &str, result: &wasmtime::Result<()>) -> bool {
+    if let Err(e) = result {
+        eprintln!("spin-host: component '{id}' failed: {e:?}");
+    }
+    result.is_ok()
 }
 
 /// wasi:http gives the guest scheme and authority from the URI: make it absolute as Spin does.

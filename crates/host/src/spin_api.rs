@@ -2,11 +2,22 @@
 //!
 //! Access rules follow Spin: a label the component did not declare is `access-denied`; a
 //! declared label the host does not know is `no-such-store` / `no-such-database`.
+//!
+//! Where each call runs follows the host's mode. Under [`HostMode::Spin`], as in Spin 4.1:
+//! each SQL statement runs on a blocking thread of its own (`spawn_blocking`, one thread
+//! switch there and back per statement, rows returned at once), and each key-value call in
+//! `block_in_place` on the async thread running the guest, which hands that thread's other
+//! work to another thread (this is what makes Spin's responses leave in two TCP segments,
+//! and a keep-alive client wait ~40 ms for the second). Under [`HostMode::Fast`] the guest
+//! has a blocking thread of its own and every call runs inline.
 
-use crate::manifest::{is_valid_variable_name, DEFAULT_LABEL};
+use crate::manifest::{check_variable_name, DEFAULT_LABEL};
 use crate::state::RequestState;
-use crate::storage::{execute_first_statement, QueryOutput};
+use crate::storage::{execute_first_statement, open_sqlite, QueryOutput};
+use crate::HostMode;
 use rusqlite::types::Value as SqlValue;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use wasmtime::component::Resource;
 
 wasmtime::component::bindgen!({
@@ -37,10 +48,15 @@ pub struct KeyValueStore {
     label: String,
 }
 
-/// An open SQLite connection, used only by the request that opened it.
+/// An open SQLite connection, used only by the request that opened it. As Spin's
+/// `InProcConnection`, the file is opened at the first statement (on the guest's thread).
 pub struct SqliteConnection {
-    conn: rusqlite::Connection,
+    location: PathBuf,
+    conn: Option<SharedConnection>,
 }
+
+/// A connection that statements on blocking threads can use.
+type SharedConnection = Arc<Mutex<rusqlite::Connection>>;
 
 impl kv::Host for RequestState {}
 
@@ -55,7 +71,8 @@ impl kv::HostStore for RequestState {
         if label != DEFAULT_LABEL {
             return Ok(Err(kv::Error::NoSuchStore));
         }
-        if let Err(e) = self.env.storage.key_value() {
+        let storage = &self.env.storage;
+        if let Err(e) = self.key_value_blocking(|| storage.key_value().map(drop)) {
             return Ok(Err(kv::Error::Other(e)));
         }
         Ok(Ok(self.table.push(KeyValueStore { label })?))
@@ -115,8 +132,17 @@ impl RequestState {
         op: impl FnOnce(&crate::storage::KeyValueDb, &str) -> Result<R, String>,
     ) -> wasmtime::Result<Result<R, kv::Error>> {
         let label = &self.table.get(&store)?.label;
-        let result = self.env.storage.key_value().and_then(|db| op(db, label));
+        let storage = &self.env.storage;
+        let result = self.key_value_blocking(|| storage.key_value().and_then(|db| op(db, label)));
         Ok(result.map_err(kv::Error::Other))
+    }
+
+    /// Runs a blocking key-value call as Spin's `key-value-spin` does (`block_in_place`).
+    fn key_value_blocking<R>(&self, call: impl FnOnce() -> R) -> R {
+        match self.env.mode {
+            HostMode::Spin => tokio::task::block_in_place(call),
+            HostMode::Fast => call(),
+        }
     }
 
     /// Spin's checks for `sqlite open`, then a fresh connection. `Err` carries which error
@@ -134,28 +160,67 @@ impl RequestState {
         Ok(self
             .env
             .storage
-            .open_sqlite()
-            .map(|conn| SqliteConnection { conn })
+            .sqlite_location()
+            .map(|location| SqliteConnection {
+                location,
+                conn: None,
+            })
             .map_err(OpenError::Io))
     }
 
-    fn execute_on(
+    /// The connection behind `connection`, opened first if this is its first use.
+    fn connection(
+        &mut self,
+        connection: &Resource<SqliteConnection>,
+    ) -> wasmtime::Result<Result<SharedConnection, String>> {
+        let entry = self.table.get_mut(connection)?;
+        if let Some(conn) = &entry.conn {
+            return Ok(Ok(conn.clone()));
+        }
+        Ok(open_sqlite(&entry.location).map(|conn| {
+            let conn = Arc::new(Mutex::new(conn));
+            entry.conn = Some(conn.clone());
+            conn
+        }))
+    }
+
+    async fn execute_on(
         &mut self,
         connection: &Resource<SqliteConnection>,
         statement: String,
         params: Vec<SqlValue>,
     ) -> wasmtime::Result<Result<QueryOutput, String>> {
-        let conn = &self.table.get(connection)?.conn;
-        Ok(execute_first_statement(conn, &statement, params))
+        let conn = match self.connection(connection)? {
+            Ok(conn) => conn,
+            Err(e) => return Ok(Err(e)),
+        };
+        let run = move || execute_first_statement(&*lock(&conn)?, &statement, params);
+        Ok(match self.env.mode {
+            // Spin's message if the blocking thread could not run the statement.
+            HostMode::Spin => tokio::task::spawn_blocking(run)
+                .await
+                .unwrap_or_else(|e| Err(format!("internal runtime error: {e}"))),
+            HostMode::Fast => run(),
+        })
     }
 
+    /// `last-insert-rowid` and `changes`: on the guest's thread, as Spin.
     fn with_connection<R>(
         &mut self,
         connection: &Resource<SqliteConnection>,
         f: impl FnOnce(&rusqlite::Connection) -> R,
     ) -> wasmtime::Result<R> {
-        Ok(f(&self.table.get(connection)?.conn))
+        let conn = self.connection(connection)?.map_err(wasmtime::Error::msg)?;
+        let conn = lock(&conn).map_err(wasmtime::Error::msg)?;
+        Ok(f(&conn))
     }
+}
+
+fn lock(
+    conn: &SharedConnection,
+) -> Result<std::sync::MutexGuard<'_, rusqlite::Connection>, String> {
+    conn.lock()
+        .map_err(|_| "the connection was poisoned by a failed statement".to_string())
 }
 
 enum OpenError {
@@ -199,7 +264,7 @@ macro_rules! impl_sqlite {
                         $module::Value::Null => SqlValue::Null,
                     })
                     .collect();
-                let output = self.execute_on(&connection, statement, params)?;
+                let output = self.execute_on(&connection, statement, params).await?;
                 Ok(output
                     .map(|out| $module::QueryResult {
                         columns: out.columns,
@@ -247,13 +312,15 @@ impl_sqlite!(sqlite3 {
 
 impl variables::Host for RequestState {
     async fn get(&mut self, name: String) -> wasmtime::Result<Result<String, variables::Error>> {
-        if !is_valid_variable_name(&name) {
-            return Ok(Err(variables::Error::InvalidName(name)));
+        if let Err(reason) = check_variable_name(&name) {
+            return Ok(Err(variables::Error::InvalidName(format!(
+                "{name:?}: {reason}"
+            ))));
         }
         Ok(match self.env.variables.get(&name) {
             Some(value) => Ok(value.clone()),
             None => Err(variables::Error::Undefined(format!(
-                "no variable for {}.{name}",
+                "no variable for {:?}.{name:?}",
                 self.env.id
             ))),
         })

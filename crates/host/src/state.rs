@@ -2,6 +2,7 @@
 
 use crate::outbound::{AllowedHost, OutboundPolicy};
 use crate::storage::Storage;
+use crate::HostMode;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use wasmtime::component::ResourceTable;
@@ -20,6 +21,8 @@ pub struct ComponentEnv {
     /// `[component.X] environment`, passed as WASI environment variables.
     pub environment: Vec<(String, String)>,
     pub storage: Arc<Storage>,
+    /// How storage calls cross threads (see `spin_api`).
+    pub mode: HostMode,
 }
 
 /// The `T` of every per-request `Store<T>`.

@@ -1,25 +1,23 @@
 //! The state directory: Spin's file names and schemas, so real Spin can serve the same state.
 //!
-//! - `sqlite_db.db`: SQLite database `default`. Like Spin 4.1, every `open` gets a fresh
-//!   connection in SQLite's default rollback-journal mode; the only setting is a busy timeout,
-//!   so concurrent connections wait on a lock instead of failing at once.
+//! - `sqlite_db.db`: SQLite database `default`. Like Spin 4.1 (`sqlite-inproc`), every `open`
+//!   gets a fresh connection, opened at its first statement, in SQLite's default
+//!   rollback-journal mode with rusqlite's defaults (a 5 s busy timeout) and `ATTACH` of files
+//!   denied; nothing else is set.
 //! - `sqlite_key_value.db`: every key-value store, in Spin's `spin_key_value` table, through
 //!   one shared connection (as Spin's SQLite key-value provider does).
 //!
-//! All calls here block: they run on the request's own thread (see `server::call_component`).
+//! All calls here block; `spin_api` decides on which thread they run.
 
 use rusqlite::fallible_iterator::FallibleIterator;
+use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::types::Value;
 use rusqlite::{Batch, Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
 
 pub const SQLITE_DB_FILE: &str = "sqlite_db.db";
 pub const KEY_VALUE_DB_FILE: &str = "sqlite_key_value.db";
-
-/// How long a connection waits for another connection's lock before reporting `database is locked`.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One host's state directory.
 #[derive(Debug)]
@@ -36,11 +34,11 @@ impl Storage {
         }
     }
 
-    /// A fresh connection to database `default` (created if missing).
-    pub fn open_sqlite(&self) -> Result<Connection, String> {
-        let conn = Connection::open(self.dir.join(SQLITE_DB_FILE)).map_err(|e| e.to_string())?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| e.to_string())?;
-        Ok(conn)
+    /// Where database `default` is, its directory created: Spin does this at every `open`
+    /// (`InProcDatabaseLocation::from_path`), and opens the file only at the first statement.
+    pub fn sqlite_location(&self) -> Result<PathBuf, String> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| e.to_string())?;
+        Ok(self.dir.join(SQLITE_DB_FILE))
     }
 
     /// The key-value database, opened (and its table created) on first use.
@@ -52,6 +50,25 @@ impl Storage {
     }
 }
 
+/// A fresh connection to database `default` (created if missing), as Spin opens it: SQLite
+/// asks the authorizer about every action of every statement prepared on it.
+pub fn open_sqlite(path: &Path) -> Result<Connection, String> {
+    let conn = Connection::open(path).map_err(|e| e.to_string())?;
+    conn.authorizer(Some(deny_attaching_files));
+    Ok(conn)
+}
+
+/// Spin's default (`allow_attach_file = false`): a component may attach a temporary or
+/// in-memory database, never a file.
+fn deny_attaching_files(ctx: AuthContext<'_>) -> Authorization {
+    match ctx.action {
+        AuthAction::Attach { filename } if !matches!(filename, "" | ":memory:") => {
+            Authorization::Deny
+        }
+        _ => Authorization::Allow,
+    }
+}
+
 /// The result of one statement: column names and rows.
 pub struct QueryOutput {
     pub columns: Vec<String>,
@@ -59,17 +76,18 @@ pub struct QueryOutput {
 }
 
 /// Runs the first statement of `sql` only: Spin ignores anything after it, silently.
+///
+/// SQL without any statement (empty, blanks, comments) prepares to no statement at all, and
+/// stepping that is SQLite's "bad parameter or other API misuse", the `io` error Spin answers.
 pub fn execute_first_statement(
     conn: &Connection,
     sql: &str,
     params: Vec<Value>,
 ) -> Result<QueryOutput, String> {
     let mut batch = Batch::new(conn, sql);
-    let Some(mut statement) = batch.next().map_err(|e| e.to_string())? else {
-        return Ok(QueryOutput {
-            columns: Vec::new(),
-            rows: Vec::new(),
-        });
+    let mut statement = match batch.next().map_err(|e| e.to_string())? {
+        Some(statement) => statement,
+        None => conn.prepare(sql).map_err(|e| e.to_string())?,
     };
     let columns: Vec<String> = statement
         .column_names()
@@ -99,7 +117,6 @@ pub struct KeyValueDb {
 impl KeyValueDb {
     fn open(path: &Path) -> Result<KeyValueDb, String> {
         let conn = Connection::open(path).map_err(|e| e.to_string())?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| e.to_string())?;
         conn.execute(
             "CREATE TABLE IF NOT EXISTS spin_key_value (
                 store TEXT NOT NULL,
@@ -223,9 +240,38 @@ mod tests {
     }
 
     #[test]
-    fn key_value_keeps_empty_values_and_lists_keys() {
-        let dir = std::env::temp_dir().join(format!("spin-host-kv-{}", std::process::id()));
+    fn sql_without_a_statement_is_misuse_as_under_spin() {
+        let conn = Connection::open_in_memory().unwrap();
+        for sql in ["", "  ", "-- nothing"] {
+            let err = execute_first_statement(&conn, sql, vec![]).err();
+            assert_eq!(
+                err.as_deref(),
+                Some("bad parameter or other API misuse"),
+                "{sql:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn attaching_a_file_is_denied_but_memory_is_not() {
+        let dir = tempfile_dir("attach");
+        let conn = open_sqlite(&dir.join(SQLITE_DB_FILE)).unwrap();
+        let attach = format!("ATTACH '{}' AS o", dir.join("other.db").display());
+        let err = execute_first_statement(&conn, &attach, vec![]).err();
+        assert!(err.unwrap_or_default().contains("not authorized"));
+        execute_first_statement(&conn, "ATTACH ':memory:' AS m", vec![]).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn tempfile_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("spin-host-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn key_value_keeps_empty_values_and_lists_keys() {
+        let dir = tempfile_dir("kv");
         let storage = Storage::new(&dir);
         let kv = storage.key_value().unwrap();
         kv.set("default", "empty", b"").unwrap();

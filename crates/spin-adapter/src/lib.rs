@@ -193,11 +193,7 @@ impl Kv for SpinKv {
         self.0.get(key).map_err(kv_error)
     }
 
-    fn set(&self, key: &str, value: &[u8]) -> std::result::Result<(), DbError> {
-        self.0.set(key, value).map_err(kv_error)
-    }
-
-    fn delete(&self, key: &str) -> std::result::Result<(), DbError> {
-        self.0.delete(key).map_err(kv_error)
+    fn keys(&self) -> std::result::Result<Vec<String>, DbError> {
+        self.0.get_keys().map_err(kv_error)
     }
 }

@@ -11,8 +11,6 @@ use std::path::PathBuf;
 use contacts_e2e::workspace_root;
 
 fn main() {
-    // SAFETY: first thing in main: no other thread exists and nothing has opened SQLite.
-    unsafe { spin_host::prepare_process() };
     let mut args = std::env::args().skip(1);
     let usage = "usage: app-host <state dir> <listen addr> [NAME=VALUE]...";
     let state_dir: PathBuf = args.next().expect(usage).into();
@@ -30,6 +28,7 @@ fn main() {
         listen,
         state_dir,
         variables,
+        mode: spin_host::HostMode::Spin,
     })
     .expect("starting the host");
     let mut out = std::io::stdout();

@@ -52,6 +52,7 @@ pub fn start_on(
         listen: "127.0.0.1:0".parse()?,
         state_dir: state_dir.to_path_buf(),
         variables,
+        mode: spin_host::HostMode::Spin,
     })
 }
 
@@ -105,4 +106,83 @@ pub fn sql(base: &str, route: &str, statements: &[(&str, serde_json::Value)]) ->
         agent().post(&format!("{base}{route}")),
         Some(serde_json::to_vec(&body).unwrap().as_slice()),
     )
+}
+
+/// One keep-alive HTTP/1.1 connection read at the socket, so a test can see how each response
+/// arrived: in one piece, or in parts (a second TCP segment that Nagle's algorithm held back
+/// until the client's delayed ACK, ~40 ms later on Linux).
+pub struct KeepAlive {
+    stream: std::net::TcpStream,
+}
+
+/// How one response arrived on a [`KeepAlive`] connection.
+#[derive(Debug)]
+pub struct Arrival {
+    pub status: u16,
+    /// How many reads returned part of the response (1: it arrived in one piece).
+    pub parts: usize,
+    /// From the request's write to the response's last byte; printed, never asserted on.
+    pub elapsed: Duration,
+}
+
+impl KeepAlive {
+    pub fn connect(addr: std::net::SocketAddr) -> KeepAlive {
+        let stream = std::net::TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("read timeout");
+        KeepAlive { stream }
+    }
+
+    /// `GET path` on this connection; reads the whole response (content-length or chunked).
+    pub fn get(&mut self, path: &str) -> Arrival {
+        self.get_with(path, &[])
+    }
+
+    /// As [`KeepAlive::get`], with these request headers.
+    pub fn get_with(&mut self, path: &str, headers: &[(&str, &str)]) -> Arrival {
+        use std::io::{Read, Write};
+        let headers: String = headers
+            .iter()
+            .map(|(name, value)| format!("{name}: {value}\r\n"))
+            .collect();
+        let request = format!("GET {path} HTTP/1.1\r\nhost: localhost\r\n{headers}\r\n");
+        let started = std::time::Instant::now();
+        self.stream.write_all(request.as_bytes()).expect("write");
+        let mut response = Vec::new();
+        let mut parts = 0;
+        let mut buf = [0u8; 65536];
+        while !is_complete(&response) {
+            let n = self.stream.read(&mut buf).expect("read");
+            assert!(n > 0, "connection closed mid-response");
+            response.extend_from_slice(&buf[..n]);
+            parts += 1;
+        }
+        let status = std::str::from_utf8(&response[9..12])
+            .expect("status")
+            .parse()
+            .expect("status code");
+        Arrival {
+            status,
+            parts,
+            elapsed: started.elapsed(),
+        }
+    }
+}
+
+/// Whether `response` holds a whole HTTP/1.1 response (this client never pipelines).
+fn is_complete(response: &[u8]) -> bool {
+    let Some(head_end) = response.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&response[..head_end]).to_ascii_lowercase();
+    let body = &response[head_end + 4..];
+    if head.contains("transfer-encoding: chunked") {
+        return body.ends_with(b"0\r\n\r\n");
+    }
+    let length = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .map_or(0, |n| n.trim().parse::<usize>().expect("content-length"));
+    body.len() >= length
 }

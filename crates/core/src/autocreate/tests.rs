@@ -7,7 +7,7 @@ use serde_json::json;
 use super::*;
 use crate::blocks;
 use crate::contact::Identity;
-use crate::native::{MemoryKv, NativeSql};
+use crate::native::NativeSql;
 use crate::repo::Ctx;
 use crate::schema;
 use crate::store::{DbError, Rows};
@@ -20,7 +20,7 @@ fn db() -> NativeSql {
 }
 
 fn defaults() -> AutocreateSettings {
-    AutocreateSettings::load(&MemoryKv::default()).unwrap()
+    settings(json!({ "channels": {} }))
 }
 
 fn settings(doc: serde_json::Value) -> AutocreateSettings {

@@ -453,7 +453,8 @@ fn a_chat_event_for_a_secondarys_identity_reaches_the_primary() {
         json!({"contact_id": "S9", "identities": [{"channel": "telegram", "external_id": "42"}]}),
     );
     run(&db, &id(&p), &[&id(&s)]).unwrap();
-    let settings = AutocreateSettings::load(&MemoryKv::default()).unwrap();
+    let legacy = MemoryKv::default();
+    let settings = AutocreateSettings::load(&db, &|| Ok(&legacy)).unwrap();
     let mut ev = Event::new("event:1".into(), Identity::parse("telegram", "42").unwrap());
     ev.conversation_id = Some("conv-1".into());
     let out = autocreate::process(&db, &settings, &[ev]).unwrap();
