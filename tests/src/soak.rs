@@ -351,25 +351,26 @@ pub fn run_native(dir: &Path, plan: &Plan) -> Figures {
     let started = Instant::now();
     thread::scope(|s| {
         for _ in 0..plan.senders {
-            s.spawn(|| loop {
-                let Some(&event) = sched.get(next.fetch_add(1, Ordering::Relaxed)) else {
-                    break;
-                };
-                let d = &deliveries[event];
-                let t = Instant::now();
-                let body: Json = serde_json::from_slice(&d.body).expect("delivery body");
-                let events = match d.hook {
-                    Hook::Generic => vec![generic::parse(&body, Region::default()).expect("event")],
-                    Hook::WhatsApp => meta::parse(&body, Region::default()).expect("events"),
-                    Hook::Telegram => telegram::parse(&body)
-                        .expect("update")
-                        .into_iter()
-                        .collect(),
-                };
-                let db = NativeSql::open(&path).expect("native db");
-                contacts_core::schema::ensure(&db).expect("schema");
-                autocreate::process(&db, &settings, &events).expect("native process");
-                samples.lock().unwrap().push(t.elapsed());
+            s.spawn(|| {
+                while let Some(&event) = sched.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let d = &deliveries[event];
+                    let t = Instant::now();
+                    let body: Json = serde_json::from_slice(&d.body).expect("delivery body");
+                    let events = match d.hook {
+                        Hook::Generic => {
+                            vec![generic::parse(&body, Region::default()).expect("event")]
+                        }
+                        Hook::WhatsApp => meta::parse(&body, Region::default()).expect("events"),
+                        Hook::Telegram => telegram::parse(&body)
+                            .expect("update")
+                            .into_iter()
+                            .collect(),
+                    };
+                    let db = NativeSql::open(&path).expect("native db");
+                    contacts_core::schema::ensure(&db).expect("schema");
+                    autocreate::process(&db, &settings, &events).expect("native process");
+                    samples.lock().unwrap().push(t.elapsed());
+                }
             });
         }
     });

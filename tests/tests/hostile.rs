@@ -116,9 +116,7 @@ fn no_token_or_secret_comes_back_in_an_answer() {
     for secret in [webhooks::secret("events_hmac_secret"), forged.as_str()] {
         assert!(!r.text.contains(secret), "{}", r.text);
     }
-    let r = app.get(&format!(
-        "/hooks/meta?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=c"
-    ));
+    let r = app.get("/hooks/meta?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=c");
     assert_eq!(r.status, 403, "{}", r.text);
     assert!(
         !r.text.contains(webhooks::secret("meta_verify_token")),
