@@ -368,8 +368,8 @@ try {
       await page.getByRole('button', { name: 'Bulk update…' }).click();
       const dialog = page.getByRole('dialog', { name: 'Bulk update' });
       await dialog.getByLabel('Action').selectOption('add_tags');
-      await dialog.getByText(`Dry run: ${total.toLocaleString('en-US')} contact`).waitFor();
       await dialog.getByLabel('Tags (comma-separated)').fill('campaign-q4');
+      await dialog.getByText(`Dry run: ${total.toLocaleString('en-US')} contact`).waitFor();
       await accessible('bulk-dialog');
       await dialog.getByRole('button', { name: /^Apply to/ }).click();
       await page.getByRole('progressbar').waitFor();

@@ -91,10 +91,13 @@ export function BulkDialog({ target, fields, onClose }) {
   const action = useAction();
   const writable = fields.filter((f) => f.writable && f.key !== 'contact_id');
   const stage = fields.find((f) => f.key === 'lead_stage');
+  // The API checks an action's parameters even in a dry run, so the count is asked again
+  // whenever they change (an action whose parameters are still empty shows why it can't run).
+  const paramsKey = JSON.stringify(paramsFor(spec, params));
   useEffect(() => {
     setCount(null);
     action.run(async () => setCount(await bulk.dryRun(spec.action, paramsFor(spec, params), target)));
-  }, [spec]);
+  }, [spec, paramsKey]);
   const submit = (e) => {
     e.preventDefault();
     action.run(async () => {
