@@ -73,10 +73,11 @@ export function ResumeJobs({ session }) {
   );
 }
 
-/** Runs an action to its end: at once (`{count}`), or as a job handed to ResumeJobs. */
+/** Runs an action as a job handed to ResumeJobs, which shows its progress bar to the end
+ * (a small target is often done by the first slice: the bar then shows it finished). */
 export async function runBulk(action, params, target, label, confirmCount) {
   const job = await bulk.start(action, params, target, confirmCount);
-  if (job.id && job.state !== 'done') rememberJob(job, label);
+  if (job.id) rememberJob(job, label);
   else announceChange();
   return job;
 }
