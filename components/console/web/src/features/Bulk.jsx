@@ -32,6 +32,9 @@ export function ResumeJobs({ session }) {
     return () => removeEventListener('contacts:job', pick);
   }, []);
   useEffect(() => {
+    // A new job replaces the banner of the one before at once, never shows its figures.
+    setJob(null);
+    setError(null);
     if (!stored || !session.can('POST', '/api/bulk/jobs/{id}/continue')) return;
     let stopped = false;
     (async () => {
