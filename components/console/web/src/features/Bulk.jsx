@@ -32,8 +32,6 @@ export function ResumeJobs({ session }) {
     return () => removeEventListener('contacts:job', pick);
   }, []);
   useEffect(() => {
-    // A new job replaces the banner of the one before at once, never shows its figures.
-    setJob(null);
     setError(null);
     if (!stored || !session.can('POST', '/api/bulk/jobs/{id}/continue')) return;
     let stopped = false;
@@ -61,11 +59,14 @@ export function ResumeJobs({ session }) {
     setJob(null);
     setError(null);
   };
-  const done = job && job.state === 'done';
+  // Only the stored job's own figures: the job of the banner before never stands for it,
+  // not even for the frame before this job's first answer arrives.
+  const current = job && job.id === stored.id ? job : null;
+  const done = current && current.state === 'done';
   return (
     <section class="job-banner" aria-live="polite" aria-label="Bulk job">
-      {job && <Progress label={stored.label} value={job.processed} max={job.total} />}
-      {done && <span class="ok">Done: {job.processed.toLocaleString()} contacts.</span>}
+      {current && <Progress label={stored.label} value={current.processed} max={current.total} />}
+      {done && <span class="ok">Done: {current.processed.toLocaleString()} contacts.</span>}
       <Problem error={error} />
       {(done || error) && (
         <button type="button" onClick={dismiss}>
