@@ -247,8 +247,16 @@ fn a_merge_applies_every_rule_and_every_index_agrees() {
         .contains(&json!("last_name")));
     assert_eq!(items.iter().filter(|i| i["action"] == "create").count(), 5);
 
-    // Search finds the primary by what it took over; filters and segments count it once.
-    for q in ["anna@new.com", "Lima", "Ana"] {
+    // Search finds the primary by what it took over (the secondaries' emails and phones among
+    // its secondary ones); filters and segments count it once.
+    for q in [
+        "anna@new.com",
+        "Lima",
+        "Ana",
+        "ana.lima@old.com",
+        "4155550199",
+        "442079460958",
+    ] {
         let found = get(&app, &format!("/api/search?q={}", q.replace('@', "%40")));
         let ids: Vec<String> = found["items"].as_array().unwrap().iter().map(id).collect();
         assert_eq!(ids, vec![p.clone()], "search {q}");

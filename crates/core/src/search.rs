@@ -7,12 +7,13 @@
 //! transaction, and none has to know they exist; writers that add or change contacts also
 //! call [`upkeep`], which keeps each index in few segments):
 //! - `search_words` (unicode61, diacritics removed, prefix indexes for 1 to 3 characters):
-//!   name words, each email as one token, phone digits, searchable custom values. Answers
+//!   name words, each email as one token (secondary ones too), phone digits (secondary
+//!   phones' E.164 ones too), searchable custom values. Answers
 //!   the exact rank, the prefix rank of numbers and of words up to three letters, custom
 //!   fields, and typos (name words one edit away from a query word, found in
 //!   `search_name_terms`, the vocabulary of distinct names, then looked up as whole words).
 //! - `search_grams` (trigram, diacritics removed): names with every word after two spaces,
-//!   emails, phone digits. Answers substrings and the prefix rank of longer and email-like
+//!   emails and phone digits likewise, secondary ones included. Answers substrings and the prefix rank of longer and email-like
 //!   words ([`Query::prefix`] says why each); the two spaces make a one- or two-letter word
 //!   prefix a three-character string it can look up.
 //!
@@ -76,8 +77,52 @@ macro_rules! digits {
     };
 }
 
-/// The values indexed for the contacts row `$r` (`new` in triggers, `c` when re-indexing):
-/// `rowid, column…` of one index, as one string literal. An index row's id is the contact's
+/// The searchable custom values of the contacts row `$r`, one space apart: every type but
+/// checkbox, date and datetime. A type never changes and a key is never reused, so this is
+/// stable for the row.
+macro_rules! custom_values {
+    ($r:literal) => {
+        concat!(
+            "(SELECT group_concat(j.value, ' ') FROM json_each(",
+            $r,
+            ".custom) j JOIN custom_fields f ON f.key = j.key \
+             WHERE f.deleted_at IS NULL AND f.type NOT IN ('checkbox', 'date', 'datetime'))"
+        )
+    };
+}
+
+/// Every email of the contacts row `$r`, lower-cased, one space apart: the primary one, then
+/// the secondary ones (where a merge puts the secondaries' emails). SQLite's `lower` folds
+/// ASCII only; the tokenizers fold the rest inside the indexes.
+macro_rules! all_emails {
+    ($r:literal) => {
+        concat!(
+            "concat_ws(' ', ",
+            $r,
+            ".email_norm, (SELECT group_concat(lower(j.value), ' ') FROM json_each(",
+            $r,
+            ".secondary_emails) j))"
+        )
+    };
+}
+
+/// The digits of every phone of the contacts row `$r`, one space apart: `search_phone`
+/// (phone and mobile, E.164 and as entered), then each secondary phone's E.164 digits.
+macro_rules! all_phones {
+    ($r:literal) => {
+        concat!(
+            "concat_ws(' ', ",
+            $r,
+            ".search_phone, (SELECT group_concat(substr(j.value, 2), ' ') FROM json_each(",
+            $r,
+            ".secondary_phone_keys) j))"
+        )
+    };
+}
+
+/// What schema version 1 indexed for the contacts row `$r` (its triggers are frozen with it;
+/// [`indexed_all`] is what has been indexed since version 2): `rowid, column…` of one index,
+/// as one string literal. An index row's id is the contact's
 /// row id negated: pages list newest first, and FTS5 walks its lists forward much faster than
 /// backward when a query has several terms (a 12-character email window at 1M: 0.87 ms
 /// forward, 2.0 ms backward), so negated ids make newest-first the forward walk. Folding and digit-picking live
@@ -96,12 +141,7 @@ macro_rules! indexed {
             ".search_email, ",
             $r,
             ".search_phone, ",
-            // Searchable custom fields: every type but checkbox, date and datetime. A type
-            // never changes and a key is never reused, so this is stable for the row.
-            "(SELECT group_concat(j.value, ' ') FROM json_each(",
-            $r,
-            ".custom) j JOIN custom_fields f ON f.key = j.key \
-             WHERE f.deleted_at IS NULL AND f.type NOT IN ('checkbox', 'date', 'datetime'))"
+            custom_values!($r)
         )
     };
     (grams, $r:literal) => {
@@ -119,28 +159,122 @@ macro_rules! indexed {
     };
 }
 
-/// The statements that index row `new`.
+/// The values indexed for the contacts row `$r` (`new` in triggers, `c` when re-indexing):
+/// [`indexed`] with the secondary emails and phones added to the email and phone columns, so
+/// that search finds a contact by any address it holds (after a merge, the secondaries').
+macro_rules! indexed_all {
+    (words, $r:literal) => {
+        concat!(
+            "-",
+            $r,
+            ".id, ",
+            $r,
+            ".search_name, concat_ws(' ', ",
+            $r,
+            ".search_email, (SELECT group_concat(",
+            // The generated `search_email`'s expression: each address one token.
+            "replace(replace(replace(replace(replace(replace(\
+               lower(j.value), '.', ''), '@', ''), '_', ''), '-', ''), '+', ''), '''', '')",
+            ", ' ') FROM json_each(",
+            $r,
+            ".secondary_emails) j)), ",
+            all_phones!($r),
+            ", ",
+            custom_values!($r)
+        )
+    };
+    (grams, $r:literal) => {
+        concat!(
+            "-",
+            $r,
+            ".id, '  ' || ",
+            separate!(concat!($r, ".search_name")),
+            ", '  ' || replace(",
+            all_emails!($r),
+            ", ' ', '  '), '  ' || replace(",
+            all_phones!($r),
+            ", ' ', '  ')"
+        )
+    };
+}
+
+/// The statements that index row `new` with the values `$indexed` gives.
 macro_rules! index_row {
     (names) => {
         "INSERT OR IGNORE INTO search_names (name) \
            SELECT new.search_first WHERE new.search_first <> '' \
            UNION ALL SELECT new.search_last WHERE new.search_last <> '';"
     };
-    (words) => {
+    (words, $indexed:ident) => {
         concat!(
             "INSERT INTO search_words (rowid, name, email, phone, custom) VALUES (",
-            indexed!(words, "new"),
+            $indexed!(words, "new"),
             ");"
         )
     };
-    (grams) => {
+    (grams, $indexed:ident) => {
         concat!(
             "INSERT INTO search_grams (rowid, name, email, phone) VALUES (",
-            indexed!(grams, "new"),
+            $indexed!(grams, "new"),
             ");"
         )
     };
 }
+
+/// The triggers that keep both indexes in step with `contacts`, indexing with `$indexed`;
+/// an update re-indexes when `$changed` holds. `repo::save` sets every column: the
+/// conditions keep tag, owner or block changes (bulk updates of a million rows) from
+/// re-indexing.
+macro_rules! triggers {
+    ($indexed:ident, $changed:expr) => {
+        [
+            concat!(
+                "CREATE TRIGGER contacts_search_insert AFTER INSERT ON contacts BEGIN ",
+                index_row!(words, $indexed),
+                index_row!(grams, $indexed),
+                index_row!(names),
+                " END"
+            ),
+            concat!(
+                "CREATE TRIGGER contacts_search_update_words AFTER UPDATE ON contacts WHEN ",
+                $changed,
+                " OR old.custom IS NOT new.custom BEGIN \
+                 DELETE FROM search_words WHERE rowid = -old.id; ",
+                index_row!(words, $indexed),
+                index_row!(names),
+                " END"
+            ),
+            concat!(
+                "CREATE TRIGGER contacts_search_update_grams AFTER UPDATE ON contacts WHEN ",
+                $changed,
+                " BEGIN DELETE FROM search_grams WHERE rowid = -old.id; ",
+                index_row!(grams, $indexed),
+                " END"
+            ),
+        ]
+    };
+}
+
+/// What version 1 re-indexed on: names, the primary email, phone and mobile.
+macro_rules! changed_v1 {
+    () => {
+        "old.first_name IS NOT new.first_name OR old.last_name IS NOT new.last_name \
+         OR old.email_norm IS NOT new.email_norm OR old.phone IS NOT new.phone \
+         OR old.phone_e164 IS NOT new.phone_e164 OR old.mobile IS NOT new.mobile \
+         OR old.mobile_e164 IS NOT new.mobile_e164"
+    };
+}
+
+const TRIGGERS_V1: [&str; 3] = triggers!(indexed, changed_v1!());
+
+const TRIGGERS: [&str; 3] = triggers!(
+    indexed_all,
+    concat!(
+        changed_v1!(),
+        " OR old.secondary_emails IS NOT new.secondary_emails \
+         OR old.secondary_phone_keys IS NOT new.secondary_phone_keys"
+    )
+);
 
 pub const SCHEMA: &[&str] = &[
     // What the indexes hold, derived from a contact's columns in one place. Virtual:
@@ -187,40 +321,39 @@ pub const SCHEMA: &[&str] = &[
     "CREATE TRIGGER search_names_index AFTER INSERT ON search_names BEGIN \
        INSERT INTO search_name_words (rowid, name) VALUES (new.id, new.name); \
      END",
-    concat!(
-        "CREATE TRIGGER contacts_search_insert AFTER INSERT ON contacts BEGIN ",
-        index_row!(words),
-        index_row!(grams),
-        index_row!(names),
-        " END"
-    ),
-    // `repo::save` sets every column: the WHEN clause keeps tag, owner or block changes
-    // (bulk updates of a million rows) from re-indexing.
-    concat!(
-        "CREATE TRIGGER contacts_search_update_words AFTER UPDATE ON contacts \
-         WHEN old.first_name IS NOT new.first_name OR old.last_name IS NOT new.last_name \
-           OR old.email_norm IS NOT new.email_norm OR old.phone IS NOT new.phone \
-           OR old.phone_e164 IS NOT new.phone_e164 OR old.mobile IS NOT new.mobile \
-           OR old.mobile_e164 IS NOT new.mobile_e164 OR old.custom IS NOT new.custom BEGIN \
-         DELETE FROM search_words WHERE rowid = -old.id; ",
-        index_row!(words),
-        index_row!(names),
-        " END"
-    ),
-    concat!(
-        "CREATE TRIGGER contacts_search_update_grams AFTER UPDATE ON contacts \
-         WHEN old.first_name IS NOT new.first_name OR old.last_name IS NOT new.last_name \
-           OR old.email_norm IS NOT new.email_norm OR old.phone IS NOT new.phone \
-           OR old.phone_e164 IS NOT new.phone_e164 OR old.mobile IS NOT new.mobile \
-           OR old.mobile_e164 IS NOT new.mobile_e164 BEGIN \
-         DELETE FROM search_grams WHERE rowid = -old.id; ",
-        index_row!(grams),
-        " END"
-    ),
+    TRIGGERS_V1[0],
+    TRIGGERS_V1[1],
+    TRIGGERS_V1[2],
     "CREATE TRIGGER contacts_search_delete AFTER DELETE ON contacts BEGIN \
        DELETE FROM search_words WHERE rowid = -old.id; \
        DELETE FROM search_grams WHERE rowid = -old.id; \
      END",
+];
+
+/// Version 2: the secondary emails and phones become searchable. The triggers are replaced,
+/// and the contacts that already hold such values are indexed again (a scan of `contacts`,
+/// once, inside the migration).
+pub const SCHEMA_V2: &[&str] = &[
+    "DROP TRIGGER contacts_search_insert",
+    "DROP TRIGGER contacts_search_update_words",
+    "DROP TRIGGER contacts_search_update_grams",
+    TRIGGERS[0],
+    TRIGGERS[1],
+    TRIGGERS[2],
+    "DELETE FROM search_words WHERE rowid IN (SELECT -id FROM contacts \
+       WHERE secondary_emails IS NOT NULL OR secondary_phone_keys IS NOT NULL)",
+    "DELETE FROM search_grams WHERE rowid IN (SELECT -id FROM contacts \
+       WHERE secondary_emails IS NOT NULL OR secondary_phone_keys IS NOT NULL)",
+    concat!(
+        "INSERT INTO search_words (rowid, name, email, phone, custom) SELECT ",
+        indexed_all!(words, "c"),
+        " FROM contacts c WHERE c.secondary_emails IS NOT NULL OR c.secondary_phone_keys IS NOT NULL"
+    ),
+    concat!(
+        "INSERT INTO search_grams (rowid, name, email, phone) SELECT ",
+        indexed_all!(grams, "c"),
+        " FROM contacts c WHERE c.secondary_emails IS NOT NULL OR c.secondary_phone_keys IS NOT NULL"
+    ),
 ];
 
 /// What [`reindex`] runs before [`optimize`].
@@ -229,12 +362,12 @@ const REINDEX: &[&str] = &[
     "INSERT INTO search_grams (search_grams) VALUES ('delete-all')",
     concat!(
         "INSERT INTO search_words (rowid, name, email, phone, custom) SELECT ",
-        indexed!(words, "c"),
+        indexed_all!(words, "c"),
         " FROM contacts c"
     ),
     concat!(
         "INSERT INTO search_grams (rowid, name, email, phone) SELECT ",
-        indexed!(grams, "c"),
+        indexed_all!(grams, "c"),
         " FROM contacts c"
     ),
     "INSERT OR IGNORE INTO search_names (name) \
@@ -389,10 +522,13 @@ struct Arm {
 
 /// The SQL condition of `check` on the contacts row `alias`, with its parameter.
 fn check_sql(check: Check, alias: &str) -> (String, Value) {
-    let phones = format!("{alias}.search_phone");
+    // Checks run only on the rows an index look-up found, so the secondary values' JSON is
+    // read for few rows.
+    let emails = all_emails!("ALIAS").replace("ALIAS", alias);
+    let phones = all_phones!("ALIAS").replace("ALIAS", alias);
     let (sql, text) = match check {
-        Check::Email(t) => (format!("instr({alias}.email_norm, ?) > 0"), t),
-        Check::EmailStart(t) => (format!("instr({alias}.email_norm, ?) = 1"), t),
+        Check::Email(t) => (format!("instr({emails}, ?) > 0"), t),
+        Check::EmailStart(t) => (format!("instr(' ' || {emails}, ' ' || ?) > 0"), t),
         Check::PhoneDigits(t) => (format!("instr({phones}, ?) > 0"), t),
         Check::PhoneStart(t) => (format!("instr(' ' || {phones}, ' ' || ?) > 0"), t),
     };

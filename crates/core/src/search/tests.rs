@@ -469,10 +469,20 @@ fn reindex_rebuilds_what_the_triggers_built() {
     );
     create(
         &db,
-        json!({"contact_id": "b", "email": "Ana@X.io", "mobile": "+44 7911 123456"}),
+        json!({"contact_id": "b", "email": "Ana@X.io", "mobile": "+44 7911 123456",
+               "secondary_emails": ["Sec@Q.io"], "secondary_phones": ["+1 212 555 0142"]}),
     );
     let queries = [
-        "zoe", "lim", "415-555", "gold", "ana@x.io", "7911", "x.io", "z",
+        "zoe",
+        "lim",
+        "415-555",
+        "gold",
+        "ana@x.io",
+        "7911",
+        "x.io",
+        "z",
+        "sec@q.io",
+        "2125550142",
     ];
     let before: Vec<_> = queries.iter().map(|q| find(&db, q)).collect();
     assert!(before.iter().all(|f| !f.is_empty()));
@@ -486,4 +496,65 @@ fn reindex_rebuilds_what_the_triggers_built() {
             assert_eq!(after[i], before[i], "{q}");
         }
     }
+}
+
+#[test]
+fn secondary_emails_and_phones_are_found_and_forgotten_with_them() {
+    let db = db();
+    create(
+        &db,
+        json!({"contact_id": "m", "first_name": "Ana", "email": "ana@x.io",
+               "secondary_emails": ["Old.Mail@Y.io", "third@z.org"],
+               "secondary_phones": ["+1 415 555 0199"]}),
+    );
+    create(&db, person("other", "Bruno", "Costa"));
+    for q in [
+        "old.mail@y.io",
+        "third@z.org",
+        "mail@y",
+        "z.org",
+        "14155550199",
+        "555019",
+        "+1 415 555",
+    ] {
+        assert_eq!(ids(&db, q), ["m"], "{q}");
+    }
+    assert_eq!(find(&db, "third@z.org")[0].1, "exact");
+    let cat = Catalogue::load(&db).unwrap();
+    let ctx = Ctx {
+        db: &db,
+        catalogue: &cat,
+        region: Region::default(),
+        actor: "admin",
+    };
+    repo::update(
+        ctx,
+        "m",
+        &json!({"secondary_emails": ["third@z.org"], "secondary_phones": null}),
+        None,
+    )
+    .unwrap();
+    for q in ["old.mail@y.io", "mail@y", "14155550199", "555019"] {
+        assert!(ids(&db, q).is_empty(), "{q} is no longer held");
+    }
+    assert_eq!(ids(&db, "third@z.org"), ["m"]);
+    assert_eq!(ids(&db, "ana@x.io"), ["m"]);
+}
+
+#[test]
+fn upgrading_from_version_1_indexes_the_secondary_values_already_held() {
+    let db = NativeSql::open_in_memory();
+    schema::migrate(&db, 1).unwrap();
+    db.execute(
+        "INSERT INTO contacts (contact_id, first_name, display_name, secondary_emails, \
+           secondary_phones, secondary_phone_keys, created_at, updated_at) \
+         VALUES ('v1', 'Ana', 'Ana', '[\"old@y.io\"]', '[\"+1 415 555 0199\"]', \
+           '[\"+14155550199\"]', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+        &[],
+    )
+    .unwrap();
+    schema::ensure(&db).unwrap();
+    assert_eq!(ids(&db, "old@y.io"), ["v1"]);
+    assert_eq!(ids(&db, "14155550199"), ["v1"]);
+    assert_eq!(ids(&db, "ana"), ["v1"], "indexed once, not twice");
 }

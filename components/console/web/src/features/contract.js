@@ -1,23 +1,21 @@
-// The merge, bulk and import APIs, exactly as SPEC §8–§9 give them. These screens were
-// written against the contract before the APIs landed: every call and every reading of an
-// answer's shape is here, so adjusting to the built API is a change to this file only.
+// The merge, bulk and import APIs as SPEC §8–§9 and the built components give them: every
+// call and every reading of an answer's shape is here, so a change of the API is a change to
+// this file only.
 import { api, enc, request, token } from '../api.js';
 
 export const bulk = {
   /** `{count}`: how many contacts the action would touch. */
   dryRun: async (action, params, target) =>
     (await api.post('/api/bulk', { action, params, target, dry_run: true })).count,
-  /** `{job}` (or `{count}` for work done at once, read as a finished job). */
+  /** The job: `{id, state, total, processed}`. */
   start: async (action, params, target, confirmCount) => {
     const body = { action, params, target };
     if (confirmCount !== undefined) body.confirm_count = confirmCount;
-    const r = await api.post('/api/bulk', body);
-    return r.job || { id: null, state: 'done', total: r.count ?? 0, processed: r.count ?? 0 };
+    return (await api.post('/api/bulk', body)).job;
   },
-  get: async (id) => jobOf(await api.get(`/api/bulk/jobs/${enc(id)}`)),
-  advance: async (id) => jobOf(await api.post(`/api/bulk/jobs/${enc(id)}/continue`, {})),
+  get: async (id) => (await api.get(`/api/bulk/jobs/${enc(id)}`)).job,
+  advance: async (id) => (await api.post(`/api/bulk/jobs/${enc(id)}/continue`, {})).job,
 };
-const jobOf = (r) => r.job || r;
 
 export const merge = {
   /** `[{contact_id, reasons}]` */
@@ -35,20 +33,20 @@ export const imports = {
     return {
       encoding: r.encoding,
       delimiter: r.delimiter,
-      header: r.header || r.columns || [],
-      mapping: r.mapping || r.suggested_mapping || {},
-      sample: r.sample || r.sample_rows || [],
-      rowCount: r.row_count ?? r.rows ?? null,
+      header: r.header,
+      mapping: r.suggested_mapping,
+      sample: r.sample_rows,
+      rowCount: r.row_count,
     };
   },
-  /** Opens a job: `{id, state, processed, counts}`. */
-  create: async ({ mapping, policies, tags, default_region }) =>
-    jobOf(await api.post('/api/imports', { mapping, policies, tags, default_region })),
+  /** Opens a job: `{id, state, processed, counts, next_seq}`. */
+  create: ({ mapping, policies, tags, default_region }) =>
+    api.post('/api/imports', { mapping, policies, tags, default_region }),
   /** Sends chunk `seq` (from 1): whole lines, the header in chunk 1 only. */
   putChunk: async (job, seq, blob) =>
-    jobOf((await request('PUT', `/api/imports/${enc(job)}/chunks/${seq}`, { body: blob, contentType: 'text/csv' })).data || {}),
-  finish: async (job) => jobOf(await api.post(`/api/imports/${enc(job)}/finish`, {})),
-  get: async (job) => jobOf(await api.get(`/api/imports/${enc(job)}`)),
+    (await request('PUT', `/api/imports/${enc(job)}/chunks/${seq}`, { body: blob, contentType: 'text/csv' })).data,
+  finish: (job) => api.post(`/api/imports/${enc(job)}/finish`, {}),
+  get: (job) => api.get(`/api/imports/${enc(job)}`),
   /** errors.csv as a Blob (it needs the bearer token, so it cannot be a plain link). */
   errors: async (job) => {
     const res = await fetch(`/api/imports/${enc(job)}/errors.csv`, { headers: { authorization: `Bearer ${token()}` } });
