@@ -175,7 +175,8 @@ fn main() {
     println!("| --- | ---: | ---: | ---: | ---: | ---: |");
     // Case 1 creates the users that case 2 then writes as; ids count from 0 across runs.
     let created = Arc::new(AtomicU64::new(0));
-    for conns in [1, 4] {
+    // 8 senders: writers queued for the lock (issue 17's writers-under-load figure).
+    for conns in [1, 4, 8] {
         let b = Arc::clone(&base);
         let f = load(conns, run, Arc::clone(&created), move |agent, i| {
             let update = webhooks::telegram_message(
@@ -190,7 +191,7 @@ fn main() {
     }
     let known = created.load(Ordering::Relaxed);
     let updates = Arc::new(AtomicU64::new(0));
-    for conns in [1, 4] {
+    for conns in [1, 4, 8] {
         let b = Arc::clone(&base);
         let f = load(conns, run, Arc::clone(&updates), move |agent, i| {
             // A fresh update id from an existing user, in that user's chat.

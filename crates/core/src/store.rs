@@ -129,6 +129,12 @@ pub trait Sql {
     fn execute(&self, sql: &str, params: &[Value]) -> Result<Rows, DbError>;
     fn last_insert_rowid(&self) -> i64;
     fn changes(&self) -> u64;
+
+    /// `BEGIN IMMEDIATE`: takes the write lock, waiting while another connection holds it.
+    /// By default the connection's busy handler waits; an adapter may wait its own way.
+    fn begin_immediate(&self) -> Result<(), DbError> {
+        self.execute("BEGIN IMMEDIATE", &[]).map(drop)
+    }
 }
 
 /// A key-value store, read only to copy what it held before schema version 2 into SQLite
@@ -146,7 +152,7 @@ pub fn write_tx<T, E>(db: &dyn Sql, work: impl FnOnce() -> Result<T, E>) -> Resu
 where
     E: From<DbError>,
 {
-    db.execute("BEGIN IMMEDIATE", &[])?;
+    db.begin_immediate()?;
     match work() {
         Ok(value) => {
             if let Err(e) = db.execute("COMMIT", &[]) {

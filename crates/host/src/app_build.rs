@@ -7,6 +7,18 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
+/// The cargo profile this host was built in, given to build commands as `SPIN_HOST_PROFILE` (a variable of this host only).
+///
+/// A build command that runs a Rust tool linking wasmtime (this app's `component-prewarm`)
+/// can run it in the host's own profile and so reuse the wasmtime the host was compiled with:
+/// a fresh `cargo run --release -p spin-host -- up --build` then compiles wasmtime once, not
+/// once per profile. `spin build` sets nothing; the commands fall back to `dev`.
+const SPIN_HOST_PROFILE: &str = if cfg!(debug_assertions) {
+    "dev"
+} else {
+    "release"
+};
+
 /// Runs every build command of the manifest, in component order, stopping at the first failure.
 pub fn build_app(manifest: &Path) -> Result<()> {
     let app = App::load(manifest)?;
@@ -22,6 +34,7 @@ pub fn build_app(manifest: &Path) -> Result<()> {
         let status = Command::new("sh")
             .arg("-c")
             .arg(&build.command)
+            .env("SPIN_HOST_PROFILE", SPIN_HOST_PROFILE)
             .current_dir(&workdir)
             .status()
             .with_context(|| format!("cannot run the build command of component '{id}'"))?;
