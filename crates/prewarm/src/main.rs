@@ -1,6 +1,11 @@
-//! `component-prewarm <component.wasm>`: runs the component's `prewarm` export once and
-//! replaces the file with a snapshot of the state it left (Wizer), so lazily initialized
-//! data is ready in every fresh instance instead of being rebuilt on each request.
+//! `component-prewarm <component.wasm> <out.wasm>`: runs the component's `prewarm` export
+//! once and writes a snapshot of the state it left (Wizer) to `out.wasm`, so lazily
+//! initialized data is ready in every fresh instance instead of being rebuilt on each request.
+//!
+//! The snapshot goes to its own file, marked with a hash of the component it was made from:
+//! cargo puts its own output back in place on every `cargo build`, even one that compiles
+//! nothing, so a snapshot written over it would be redone (seconds per component) by every
+//! build; a marked output is redone only when the component changed.
 //!
 //! Spin makes a new instance for every request; whatever a component builds lazily (parsed
 //! metadata, compiled regexes) it otherwise builds again every time. Run from each
@@ -22,44 +27,56 @@ use wasmtime_wasi_http::{
 use wasmtime_wizer::{ComponentInstanceState, Wizer};
 
 const INIT_EXPORT: &str = "prewarm";
-/// A custom section marking a component already pre-initialized, so a build that left the
-/// component unchanged does not redo (or stack) the snapshot.
+/// A custom section of each snapshot, holding [`fingerprint`] of the component it was made
+/// from, so a build that left the component unchanged does not redo the snapshot.
 const MARKER: &str = "component-prewarm";
 
 fn main() {
-    let paths: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
-    if paths.is_empty() {
-        eprintln!("usage: component-prewarm <component.wasm>...");
+    let args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
+    let [input, output] = args.as_slice() else {
+        eprintln!("usage: component-prewarm <component.wasm> <out.wasm>");
         std::process::exit(2);
-    }
-    for path in &paths {
-        if let Err(e) = prewarm_file(path) {
-            eprintln!("component-prewarm: {}: {e:#}", path.display());
-            std::process::exit(1);
-        }
+    };
+    if let Err(e) = prewarm_file(input, output) {
+        eprintln!("component-prewarm: {}: {e:#}", input.display());
+        std::process::exit(1);
     }
 }
 
-fn prewarm_file(path: &Path) -> Result<()> {
-    let wasm = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    if is_prewarmed(&wasm)? {
+fn prewarm_file(input: &Path, output: &Path) -> Result<()> {
+    let wasm = std::fs::read(input).with_context(|| format!("reading {}", input.display()))?;
+    let source = fingerprint(&wasm);
+    if std::fs::read(output).is_ok_and(|done| made_from(&done) == Some(source)) {
         return Ok(());
     }
     let runtime = tokio::runtime::Builder::new_current_thread().build()?;
-    let Some(snapshot) = runtime.block_on(snapshot(&wasm))? else {
-        return Ok(());
-    };
+    // A component without the export is served as it is.
+    let snapshot = runtime
+        .block_on(snapshot(&wasm))?
+        .unwrap_or_else(|| wasm.clone());
+    if let Some(dir) = output.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
     // Write beside, then rename: a crash never leaves a half-written component.
-    let tmp = path.with_extension("wasm.prewarm");
-    std::fs::write(&tmp, with_marker(snapshot.clone()))?;
-    std::fs::rename(&tmp, path)?;
+    let tmp = output.with_extension("wasm.prewarm");
+    std::fs::write(&tmp, with_marker(snapshot.clone(), source))?;
+    std::fs::rename(&tmp, output)?;
     eprintln!(
-        "component-prewarm: {} pre-initialized ({} -> {} bytes)",
-        path.display(),
+        "component-prewarm: {} pre-initialized into {} ({} -> {} bytes)",
+        input.display(),
+        output.display(),
         wasm.len(),
         snapshot.len()
     );
     Ok(())
+}
+
+/// FNV-1a over the component's bytes: tells a rebuilt component from the one a snapshot was
+/// made from (change detection, not security).
+fn fingerprint(wasm: &[u8]) -> u64 {
+    wasm.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 struct State {
@@ -107,24 +124,32 @@ impl WasiView for State {
     }
 }
 
-fn is_prewarmed(wasm: &[u8]) -> Result<bool> {
-    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
-        if let wasmparser::Payload::CustomSection(section) = payload? {
-            if section.name() == MARKER {
-                return Ok(true);
+/// The fingerprint a snapshot's marker holds, if `wasm` is a snapshot.
+fn made_from(wasm: &[u8]) -> Option<u64> {
+    wasmparser::Parser::new(0)
+        .parse_all(wasm)
+        .map_while(|payload| payload.ok())
+        .find_map(|payload| match payload {
+            wasmparser::Payload::CustomSection(section) if section.name() == MARKER => {
+                Some(u64::from_le_bytes(section.data().try_into().ok()?))
             }
-        }
-    }
-    Ok(false)
+            _ => None,
+        })
 }
 
-/// Appends the marker as a top-level custom section (id 0: name, then no payload).
-fn with_marker(mut wasm: Vec<u8>) -> Vec<u8> {
+/// Appends the marker as a top-level custom section (id 0, size, name, then the source's
+/// fingerprint).
+fn with_marker(mut wasm: Vec<u8>, source: u64) -> Vec<u8> {
     let name = MARKER.as_bytes();
+    let payload = source.to_le_bytes();
     wasm.push(0);
-    leb128(&mut wasm, (leb128_len(name.len()) + name.len()) as u32);
+    leb128(
+        &mut wasm,
+        (leb128_len(name.len()) + name.len() + payload.len()) as u32,
+    );
     leb128(&mut wasm, name.len() as u32);
     wasm.extend_from_slice(name);
+    wasm.extend_from_slice(&payload);
     wasm
 }
 
@@ -302,5 +327,25 @@ impl ComponentInstanceState for Snapshotter<'_> {
 
     async fn call_func_ret_f64(&mut self, instance: &str, func: &str) -> u64 {
         self.value::<f64>(instance, func).await.to_bits()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An empty component: the magic number and the component-model version and layer.
+    const EMPTY_COMPONENT: &[u8] = b"\0asm\x0d\x00\x01\x00";
+
+    #[test]
+    fn a_snapshot_names_the_component_it_was_made_from() {
+        let source = fingerprint(b"component bytes");
+        let snapshot = with_marker(EMPTY_COMPONENT.to_vec(), source);
+        assert_eq!(made_from(&snapshot), Some(source));
+        assert_eq!(made_from(EMPTY_COMPONENT), None, "not a snapshot");
+        assert_ne!(
+            fingerprint(b"component bytes"),
+            fingerprint(b"component bytez")
+        );
     }
 }
