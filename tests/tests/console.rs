@@ -4,7 +4,8 @@
 //!
 //! Needs Node.js (the console's build needs it too) and Debian's `chromium` at
 //! `/usr/bin/chromium` (or `CHROMIUM`); `.ci/run` installs both. With
-//! `CONSOLE_SCREENSHOTS=<dir>`, the browser test saves each screen there.
+//! `CONSOLE_SCREENSHOTS=<dir>` (relative to the workspace root, e.g. `docs/screenshots`),
+//! the browser test saves each screen there.
 
 use std::io::Read;
 use std::path::Path;
@@ -182,7 +183,7 @@ fn every_screen_works_in_headless_chromium() {
         .arg(ADMIN)
         .env("CHROMIUM", &chromium);
     if let Ok(shots) = std::env::var("CONSOLE_SCREENSHOTS") {
-        cmd.env("SCREENSHOTS", shots);
+        cmd.env("SCREENSHOTS", workspace_root().join(shots));
     }
     let out = cmd.output().expect("running node");
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -9,28 +9,46 @@ import { IMPORT_POLICIES, imports } from './contract.js';
 import { Problem, Progress, useAction } from '../ui.jsx';
 import { announceChange } from './Bulk.jsx';
 
-/** Under Fermyon Cloud's 10 MB body limit, with room to spare. */
-export const CHUNK_BYTES = 8 * 1024 * 1024;
+/** The largest chunk sent: under Fermyon Cloud's 10 MB body limit, with room to spare. */
+export const MAX_CHUNK_BYTES = 8 * 1024 * 1024;
+const MIN_CHUNK_BYTES = 64 * 1024;
+/** The first chunk: ~4,000 typical rows, a few seconds on a slow server. */
+const FIRST_CHUNK_BYTES = 1024 * 1024;
+/** What one chunk request should take: long enough to amortize a request, far under the
+ * 30 s a platform gives a request, and short enough that the progress bar moves. */
+const CHUNK_SECONDS = 2;
 const PREVIEW_BYTES = 64 * 1024;
 const RETRIES = 3;
 const SKIP = '';
 
-/** The end (exclusive) of the last whole line in `blob` within [start, start + size). */
+/** The next chunk's size from the last one's: scaled toward `CHUNK_SECONDS` (at most ×2
+ * or ÷2 a step, so one slow request does not swing it), within [MIN, MAX]. */
+export function nextChunkBytes(bytes, seconds) {
+  const scale = Math.min(2, Math.max(0.5, CHUNK_SECONDS / Math.max(seconds, 0.001)));
+  return Math.round(Math.min(MAX_CHUNK_BYTES, Math.max(MIN_CHUNK_BYTES, bytes * scale)));
+}
+
+/** The end (exclusive) of the last whole line in `blob` within [start, start + size); a
+ * line longer than `size` is taken whole when it fits in `MAX_CHUNK_BYTES`. */
 async function lineEnd(blob, start, size) {
   const end = Math.min(blob.size, start + size);
   if (end === blob.size) return end;
   const bytes = new Uint8Array(await blob.slice(start, end).arrayBuffer());
   const lastNewline = bytes.lastIndexOf(0x0a);
-  if (lastNewline < 0) throw new Error(`a line longer than ${size} bytes starts at byte ${start}`);
-  return start + lastNewline + 1;
+  if (lastNewline >= 0) return start + lastNewline + 1;
+  if (size < MAX_CHUNK_BYTES) return lineEnd(blob, start, MAX_CHUNK_BYTES);
+  throw new Error(`a line longer than ${MAX_CHUNK_BYTES} bytes starts at byte ${start}`);
 }
 
-/** Sends the file chunk by chunk; `onChunk(sentBytes, job)` after each. */
+/** Sends the file chunk by chunk, each sized from the time the previous one took;
+ * `onChunk(sentBytes, job)` after each. */
 async function sendChunks(file, jobId, onChunk) {
   let job;
+  let size = FIRST_CHUNK_BYTES;
   for (let start = 0, seq = 1; start < file.size; seq += 1) {
-    const end = await lineEnd(file, start, CHUNK_BYTES);
+    const end = await lineEnd(file, start, size);
     const chunk = file.slice(start, end);
+    const began = performance.now();
     for (let attempt = 1; ; attempt += 1) {
       try {
         job = await imports.putChunk(jobId, seq, chunk);
@@ -40,6 +58,7 @@ async function sendChunks(file, jobId, onChunk) {
         if (!transient || attempt >= RETRIES) throw e;
       }
     }
+    size = nextChunkBytes(end - start, (performance.now() - began) / 1000);
     start = end;
     onChunk(end, job);
   }
@@ -122,7 +141,7 @@ export function ImportWizard({ session }) {
         <input id="import-file" type="file" accept=".csv,text/csv" onChange={choose} disabled={Boolean(job && !done)} />
         {file && (
           <p class="muted">
-            {file.name}: {(file.size / 1024 / 1024).toFixed(1)} MB, {Math.max(1, Math.ceil(file.size / CHUNK_BYTES))} chunk(s)
+            {file.name}: {(file.size / 1024 / 1024).toFixed(1)} MB, sent in chunks of up to {MAX_CHUNK_BYTES / 1024 / 1024} MB
           </p>
         )}
       </section>
