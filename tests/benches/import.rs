@@ -7,11 +7,10 @@
 //!
 //! The host runs in a child process (`app-host`), so its peak RSS is its own.
 //!
-//! `cargo bench -p contacts-e2e --bench import` (CONTACTS=<n> rows, default 1,000,000).
+//! `cargo bench -p contacts-e2e --bench import` (CONTACTS=<n> rows, default 1,000,000;
+//! IMPORT_CHUNK_BYTES=<n> for smaller chunks than the 10 MB bound, as the console sends).
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use contacts_core::fields::{custom, CustomFieldDef};
@@ -20,11 +19,20 @@ use contacts_core::jobs::JobId;
 use contacts_core::native::NativeSql;
 use contacts_core::{fields::Catalogue, schema};
 use contacts_e2e::bench::{self, ms};
+use contacts_e2e::child::ChildHost;
 use contacts_e2e::{gen, seed, ADMIN};
 use serde_json::{json, Value as Json};
 
 /// Fermyon Cloud's body bound, which chunks must stay under.
 const MAX_CHUNK: usize = 10 * 1024 * 1024;
+
+/// The chunk bound of this run: `IMPORT_CHUNK_BYTES`, else [`MAX_CHUNK`].
+fn chunk_bytes() -> usize {
+    std::env::var("IMPORT_CHUNK_BYTES")
+        .ok()
+        .map(|v| v.parse().expect("IMPORT_CHUNK_BYTES: a number of bytes"))
+        .map_or(MAX_CHUNK, |n: usize| n.clamp(4096, MAX_CHUNK))
+}
 const SEED: u64 = 42;
 /// Generator seed of rows that match nothing seeded.
 const NEW_SEED: u64 = 4242;
@@ -113,13 +121,14 @@ fn row(seed: u64, n: u64, keep_email: bool, keep_phone: bool) -> String {
         .join(",")
 }
 
-/// The file's chunks: whole lines, at most [`MAX_CHUNK`] bytes, the header in the first.
+/// The file's chunks: whole lines, at most [`chunk_bytes`] bytes, the header in the first.
 fn chunks_of(rows: impl Iterator<Item = String>) -> Vec<Vec<u8>> {
     let header: Vec<&str> = COLUMNS.iter().map(|(c, _)| *c).collect();
+    let bound = chunk_bytes();
     let mut out = Vec::new();
     let mut current = format!("{}\n", header.join(",")).into_bytes();
     for r in rows {
-        if current.len() + r.len() + 1 > MAX_CHUNK {
+        if current.len() + r.len() + 1 > bound {
             out.push(std::mem::take(&mut current));
         }
         current.extend_from_slice(r.as_bytes());
@@ -196,49 +205,13 @@ fn native_import(state: &Path, file: &[Vec<u8>]) -> Run {
     }
 }
 
-/// The app in a child process (`app-host <state dir>`).
-struct ChildHost {
-    child: Child,
-    base: String,
-}
-
-impl ChildHost {
-    fn start(state: &Path) -> ChildHost {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_app-host"))
-            .arg(contacts_e2e::workspace_root().join("spin.toml"))
-            .arg(state)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("app-host");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("base URL");
-        ChildHost {
-            child,
-            base: line.trim().to_owned(),
-        }
-    }
-
-    /// The host process's peak resident set, in MiB (Linux `VmHWM`).
-    fn peak_rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .expect("/proc status");
-        let kib: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmHWM");
-        kib / 1024.0
-    }
-}
-
-impl Drop for ChildHost {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The app in a child process (`app-host`), so its peak RSS is its own.
+fn child_host(state: &Path) -> ChildHost {
+    ChildHost::start(
+        "127.0.0.1:0",
+        state,
+        &[("admin_token".to_owned(), ADMIN.to_owned())],
+    )
 }
 
 fn call(agent: &ureq::Agent, method: &str, url: &str, body: &[u8], want: u16) -> Json {
@@ -264,7 +237,7 @@ fn host_import(host: &ChildHost, file: &[Vec<u8>]) -> Run {
     let job = call(
         &agent,
         "POST",
-        &format!("{}/api/imports", host.base),
+        &format!("{}/api/imports", host.base_url()),
         spec().to_string().as_bytes(),
         201,
     );
@@ -273,13 +246,18 @@ fn host_import(host: &ChildHost, file: &[Vec<u8>]) -> Run {
     let started = Instant::now();
     let mut last = Json::Null;
     for (i, chunk) in file.iter().enumerate() {
-        let url = format!("{}/api/imports/{}/chunks/{}", host.base, id.as_str(), i + 1);
+        let url = format!(
+            "{}/api/imports/{}/chunks/{}",
+            host.base_url(),
+            id.as_str(),
+            i + 1
+        );
         let t0 = Instant::now();
         last = call(&agent, "PUT", &url, chunk, 200);
         slowest = slowest.max(t0.elapsed());
     }
     let total = started.elapsed();
-    let url = format!("{}/api/imports/{}/finish", host.base, id.as_str());
+    let url = format!("{}/api/imports/{}/finish", host.base_url(), id.as_str());
     call(&agent, "POST", &url, b"{}", 200);
     Run {
         total,
@@ -298,7 +276,11 @@ fn search_p50(host: &ChildHost) -> Duration {
         } else {
             c["email"].as_str().unwrap_or("a").chars().take(6).collect()
         };
-        let url = format!("{}/api/search?q={}&limit=20", host.base, urlencode(&q));
+        let url = format!(
+            "{}/api/search?q={}&limit=20",
+            host.base_url(),
+            urlencode(&q)
+        );
         let r = agent
             .get(&url)
             .set("authorization", &format!("Bearer {ADMIN}"))
@@ -342,14 +324,17 @@ fn report(case: &str, rows: u64, chunks: usize, host: &Run, native: &Run, rss: f
 fn main() {
     let n = seed::bench_size();
     spin_host::build_once(&contacts_e2e::workspace_root().join("spin.toml")).expect("build");
-    println!("import of {n} generated rows, chunks of at most 10 MB (host in a child process)");
+    println!(
+        "import of {n} generated rows, chunks of at most {} bytes (host in a child process)",
+        chunk_bytes()
+    );
     println!("| case | rows | chunks | host rows/s | native rows/s | host/native | slowest chunk ms | host peak RSS MiB | search p50 ms after |");
     println!("|---|---|---|---|---|---|---|---|---|");
 
     let file = fresh_file(n);
     let native = native_import(empty_state().path(), &file);
     let state = empty_state();
-    let host = ChildHost::start(state.path());
+    let host = child_host(state.path());
     let run = host_import(&host, &file);
     report(
         "(a) empty database",
@@ -367,7 +352,7 @@ fn main() {
     let file = matching_file(n, n);
     let native = native_import(seed::writable_copy(&seeded).path(), &file);
     let state = seed::writable_copy(&seeded);
-    let host = ChildHost::start(state.path());
+    let host = child_host(state.path());
     let run = host_import(&host, &file);
     report(
         "(b) seeded, half matching",

@@ -43,6 +43,18 @@ impl ChildHost {
         &self.base_url
     }
 
+    /// The process's peak resident set so far, in MiB (Linux `VmHWM`).
+    pub fn peak_rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.process.id()))
+            .expect("/proc status");
+        let kib: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM");
+        kib / 1024.0
+    }
+
     /// SIGKILL: no shutdown, no flush; whatever a request was doing stops mid-way.
     pub fn kill(mut self) {
         self.kill_now();
