@@ -141,6 +141,58 @@ const WARM_REGIONS: &[&str] = &[
 /// Compiled phone patterns kept: the warm regions' with room to spare.
 const PATTERN_CACHE: usize = 2_000;
 
+/// Every regex source of one region's metadata, as the phone library keys its cache.
+fn pattern_sources(region: &phonenumber::Metadata) -> Vec<&str> {
+    let d = region.descriptors();
+    let descriptors = [
+        Some(d.general()),
+        d.fixed_line(),
+        d.mobile(),
+        d.toll_free(),
+        d.premium_rate(),
+        d.shared_cost(),
+        d.personal_number(),
+        d.voip(),
+        d.pager(),
+        d.uan(),
+        d.emergency(),
+        d.voicemail(),
+        d.short_code(),
+        d.standard_rate(),
+        d.carrier(),
+        d.no_international(),
+    ];
+    let formats = region
+        .formats()
+        .iter()
+        .chain(region.international_formats());
+    descriptors
+        .into_iter()
+        .flatten()
+        .map(|d| d.national_number().as_str())
+        .chain(region.international_prefix().map(|r| r.as_str()))
+        .chain(region.national_prefix_for_parsing().map(|r| r.as_str()))
+        .chain(region.leading_digits().map(|r| r.as_str()))
+        .chain(formats.flat_map(|f| {
+            std::iter::once(f.pattern().as_str())
+                .chain(f.leading_digits().iter().map(|r| r.as_str()))
+        }))
+        .collect()
+}
+
+/// A metadata pattern built as the phone library builds it (whitespace ignored), but with
+/// Unicode off, so `\d` is `[0-9]`. The library turns every digit into ASCII before it
+/// matches a pattern, so the answers are the same, and a compiled pattern is a fraction of
+/// the size: a Unicode `\d` is a few hundred automaton states, and a pattern such as
+/// `[2-9]\d{2}[2-9]\d{6}` repeats it. `None` where a pattern needs Unicode to compile.
+fn ascii_pattern(source: &str) -> Option<regex::Regex> {
+    regex::RegexBuilder::new(source)
+        .ignore_whitespace(true)
+        .unicode(false)
+        .build()
+        .ok()
+}
+
 /// Parses one region's example numbers; returns how many were valid.
 fn warm_region(region: &phonenumber::Metadata) -> usize {
     let Ok(id) = phonenumber::country::Id::from_str(region.id()) else {
@@ -194,27 +246,33 @@ impl Phone {
 
     /// Builds the phone library's lazily loaded metadata and compiles the patterns of the
     /// countries most contacts write from ([`WARM_REGIONS`], with every region sharing their
-    /// calling codes), parsing each region's example fixed-line and mobile numbers in
-    /// national and international form. Components call it at build time
+    /// calling codes) into its cache, ASCII-only ([`ascii_pattern`]); then parses each
+    /// region's example fixed-line and mobile numbers in national and international form, so
+    /// whatever else a parse needs is built too. Components call it at build time
     /// (pre-initialization), so neither the first parse (~60 ms) nor the first number of
     /// each of these countries (2–5 ms) is paid again by every request. Returns how many
     /// examples were valid numbers.
     pub fn warm_up() -> usize {
-        // The library keeps compiled patterns in an LRU of 100, about ten countries' worth;
-        // it is swapped for a larger one before they are compiled.
-        if let Ok(mut cache) = phonenumber::metadata::DATABASE.cache().lock() {
-            *cache = regex_cache::RegexCache::new(PATTERN_CACHE);
-        }
         let db = &*phonenumber::metadata::DATABASE;
         let codes: std::collections::BTreeSet<u16> = WARM_REGIONS
             .iter()
             .filter_map(|id| db.by_id(*id).map(|m| m.country_code()))
             .collect();
-        codes
+        let regions: Vec<&phonenumber::Metadata> = codes
             .iter()
             .flat_map(|code| db.by_code(code).unwrap_or_default())
-            .map(warm_region)
-            .sum()
+            .collect();
+        // The library keeps compiled patterns in an LRU of 100, about ten countries' worth;
+        // a larger one takes its place before the patterns go in.
+        if let Ok(mut cache) = db.cache().lock() {
+            *cache = regex_cache::RegexCache::new(PATTERN_CACHE);
+            for source in regions.iter().flat_map(|r| pattern_sources(r)) {
+                if let Some(pattern) = ascii_pattern(source) {
+                    cache.insert(source.to_owned(), pattern);
+                }
+            }
+        }
+        regions.into_iter().map(warm_region).sum()
     }
 
     pub fn display(&self) -> &str {
@@ -440,6 +498,92 @@ mod tests {
         assert!(Phone::parse("hello", us).is_err());
         assert!(Phone::parse("123", us).is_err());
         assert!(Phone::parse("+1 000 000 0000", us).is_err());
+    }
+
+    /// What the phone library makes of each number: valid or not, E.164, and the national
+    /// and international formats (which use the regions' format patterns).
+    fn library_answers(corpus: &[(String, Region)]) -> Vec<Option<[String; 4]>> {
+        corpus
+            .iter()
+            .map(|(s, region)| {
+                let n = phonenumber::parse(Some(region.0), s).ok()?;
+                let f = |mode| n.format().mode(mode).to_string();
+                Some([
+                    phonenumber::is_valid(&n).to_string(),
+                    f(phonenumber::Mode::E164),
+                    f(phonenumber::Mode::National),
+                    f(phonenumber::Mode::International),
+                ])
+            })
+            .collect()
+    }
+
+    /// Every region's example numbers of every kind: national, international, punctuated,
+    /// and in full-width digits.
+    fn example_numbers() -> Vec<(String, Region)> {
+        let db = &*phonenumber::metadata::DATABASE;
+        let mut corpus = Vec::new();
+        for code in 1..1000u16 {
+            for region in db.by_code(&code).unwrap_or_default() {
+                let Ok(id) = phonenumber::country::Id::from_str(region.id()) else {
+                    continue;
+                };
+                let d = region.descriptors();
+                let kinds = [
+                    d.fixed_line(),
+                    d.mobile(),
+                    d.toll_free(),
+                    d.premium_rate(),
+                    d.voip(),
+                ];
+                for example in kinds.into_iter().flatten().filter_map(|k| k.example()) {
+                    let punctuated: String = example
+                        .chars()
+                        .enumerate()
+                        .flat_map(|(i, c)| {
+                            (i > 0 && i % 3 == 0).then_some('-').into_iter().chain([c])
+                        })
+                        .collect();
+                    let wide: String = example
+                        .chars()
+                        .map(|c| {
+                            c.to_digit(10)
+                                .map_or(c, |v| char::from_u32(0xFF10 + v).unwrap_or(c))
+                        })
+                        .collect();
+                    corpus.push((example.to_owned(), Region(id)));
+                    corpus.push((punctuated, Region(id)));
+                    corpus.push((wide, Region(id)));
+                    corpus.push((format!("+{code} {example}"), Region::default()));
+                    corpus.push((format!("00{code}{example}"), Region(id)));
+                }
+            }
+        }
+        corpus
+    }
+
+    #[test]
+    fn ascii_patterns_answer_as_the_library_own() {
+        let corpus = example_numbers();
+        assert!(corpus.len() > 2_000, "{}", corpus.len());
+        let cache = phonenumber::metadata::DATABASE.cache();
+        *cache.lock().unwrap() = regex_cache::RegexCache::new(10_000);
+        let own = library_answers(&corpus);
+        let mut ascii = regex_cache::RegexCache::new(10_000);
+        for code in 1..1000u16 {
+            for region in phonenumber::metadata::DATABASE
+                .by_code(&code)
+                .unwrap_or_default()
+            {
+                for source in pattern_sources(region) {
+                    if let Some(pattern) = ascii_pattern(source) {
+                        ascii.insert(source.to_owned(), pattern);
+                    }
+                }
+            }
+        }
+        *cache.lock().unwrap() = ascii;
+        assert_eq!(library_answers(&corpus), own);
     }
 
     #[test]
