@@ -4,8 +4,8 @@
 
 use std::cell::RefCell;
 
-use contacts_core::contact::{Edit, EditMode};
-use contacts_core::repo;
+use contacts_core::contacts::contact::{Edit, EditMode};
+use contacts_core::contacts::repo;
 use contacts_fuzz::{assert_no_storage_error, Fixture};
 use libfuzzer_sys::fuzz_target;
 

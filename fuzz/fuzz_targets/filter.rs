@@ -5,8 +5,8 @@
 use std::cell::RefCell;
 
 use chrono::{TimeZone, Utc};
-use contacts_core::filter::{Clock, Filter, Reading};
-use contacts_core::store::Sql;
+use contacts_core::kernel::store::Sql;
+use contacts_core::query::filter::{Clock, Filter, Reading};
 use contacts_fuzz::{assert_no_storage_error, Fixture};
 use libfuzzer_sys::fuzz_target;
 
@@ -24,7 +24,11 @@ fuzz_target!(|data: &[u8]| {
             return;
         };
         let now = Utc.with_ymd_and_hms(2026, 3, 29, 0, 30, 0).unwrap();
-        for tz in [chrono_tz::UTC, chrono_tz::Europe::Lisbon, chrono_tz::America::Sao_Paulo] {
+        for tz in [
+            chrono_tz::UTC,
+            chrono_tz::Europe::Lisbon,
+            chrono_tz::America::Sao_Paulo,
+        ] {
             let clock = Clock::new(now, tz);
             for reading in [Reading::Page, Reading::Every] {
                 let w = filter.compile(&clock, reading);

@@ -5,7 +5,7 @@
 
 use std::cell::RefCell;
 
-use contacts_core::query::system_segment;
+use contacts_core::query::page::system_segment;
 use contacts_core::search::{self, Query, SearchRequest};
 use contacts_fuzz::{assert_no_storage_error, Fixture};
 use libfuzzer_sys::fuzz_target;

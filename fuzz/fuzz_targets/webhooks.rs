@@ -4,10 +4,10 @@
 
 use std::cell::RefCell;
 
-use contacts_core::autocreate::{self, generic, meta, telegram};
-use contacts_core::native::MemoryKv;
-use contacts_core::settings::AutocreateSettings;
-use contacts_core::values::Region;
+use contacts_core::contacts::settings::AutocreateSettings;
+use contacts_core::hooks::autocreate::{self, generic, meta, telegram};
+use contacts_core::kernel::native::MemoryKv;
+use contacts_core::kernel::values::Region;
 use contacts_fuzz::{assert_no_storage_error, Fixture};
 use libfuzzer_sys::fuzz_target;
 

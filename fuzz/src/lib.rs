@@ -1,11 +1,11 @@
 //! What the fuzz targets share: a database with the app's schema, a custom field of every
 //! type, and a few contacts, so parsed inputs run as real SQL against real rows.
 
-use contacts_core::fields::{custom, Catalogue, CustomFieldDef};
-use contacts_core::native::NativeSql;
-use contacts_core::repo::{self, Ctx};
-use contacts_core::values::Region;
-use contacts_core::{schema, Error};
+use contacts_core::contacts::repo::{self, Ctx};
+use contacts_core::kernel::fields::{custom, Catalogue, CustomFieldDef};
+use contacts_core::kernel::native::NativeSql;
+use contacts_core::kernel::values::Region;
+use contacts_core::{kernel::schema, Error};
 use serde_json::json;
 
 pub struct Fixture {

@@ -20,9 +20,9 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use contacts_core::native::NativeSql;
-use contacts_core::store::{write_tx, Sql};
-use contacts_core::values::time;
+use contacts_core::kernel::native::NativeSql;
+use contacts_core::kernel::store::{write_tx, Sql};
+use contacts_core::kernel::values::time;
 use contacts_e2e::bench::{answer, ms, Figures};
 use contacts_e2e::webhooks::{self, secret};
 use contacts_e2e::{seed, workspace_root, ADMIN};
@@ -87,7 +87,7 @@ fn native(seeded: &std::path::Path, case: &Case) -> (Duration, Vec<(&'static str
             db.execute(sql, &[now.as_str().into()])?;
             parts.push((*label, t.elapsed()));
         }
-        Ok::<_, contacts_core::store::DbError>(())
+        Ok::<_, contacts_core::kernel::store::DbError>(())
     })
     .expect("native change");
     (t0.elapsed(), parts)

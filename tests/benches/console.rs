@@ -15,12 +15,12 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use contacts_core::fields::Catalogue;
-use contacts_core::native::NativeSql;
-use contacts_core::repo::{self, Ctx};
-use contacts_core::segments;
-use contacts_core::store::Sql;
-use contacts_core::values::Region;
+use contacts_core::contacts::repo::{self, Ctx};
+use contacts_core::kernel::fields::Catalogue;
+use contacts_core::kernel::native::NativeSql;
+use contacts_core::kernel::store::Sql;
+use contacts_core::kernel::values::Region;
+use contacts_core::query::segments;
 use contacts_e2e::bench::{self, ms};
 use contacts_e2e::{gen, seed, workspace_root, ADMIN};
 use serde_json::{json, Value as Json};

@@ -9,10 +9,10 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
-use contacts_core::fields::Catalogue;
-use contacts_core::native::NativeSql;
-use contacts_core::repo::{self, Ctx};
-use contacts_core::values::Region;
+use contacts_core::contacts::repo::{self, Ctx};
+use contacts_core::kernel::fields::Catalogue;
+use contacts_core::kernel::native::NativeSql;
+use contacts_core::kernel::values::Region;
 use contacts_e2e::bench::{self, ms, Figures};
 use contacts_e2e::{seed, ADMIN};
 use serde_json::json;

@@ -9,22 +9,22 @@
 //! - first page: `GET /api/segments/{id}/contacts?limit=50` (page only) and
 //!   `POST /api/query {filter, limit: 50}` (page and `total`, i.e. a page plus a count).
 //!
-//! Natively: `query::count` and `query::page` with the same `Where` on one open connection.
+//! Natively: `page::count` and `page::page` with the same `Where` on one open connection.
 //!
 //! Then the first page of segment All sorted by one field, `GET /api/contacts?sort=<key>`,
-//! against `query::page` natively: a field an index orders (`-created_at`), and fields none
+//! against `page::page` natively: a field an index orders (`-created_at`), and fields none
 //! does (`last_name`, `-updated_at`, `-conversation_count`), which need a top-N sort of the
 //! whole segment.
 
 use std::time::Instant;
 
-use contacts_core::fields::Catalogue;
-use contacts_core::filter::{Clock, Filter, Reading};
-use contacts_core::native::NativeSql;
-use contacts_core::query::{self, PageRequest, Where};
-use contacts_core::segments::{self, SegmentId};
-use contacts_core::settings::table_view;
-use contacts_core::store::Sql;
+use contacts_core::contacts::settings::table_view;
+use contacts_core::kernel::fields::Catalogue;
+use contacts_core::kernel::native::NativeSql;
+use contacts_core::kernel::store::Sql;
+use contacts_core::query::filter::{Clock, Filter, Reading};
+use contacts_core::query::page::{self, PageRequest, Where};
+use contacts_core::query::segments::{self, SegmentId};
 use contacts_e2e::bench::{self, ms, Figures};
 use contacts_e2e::{seed, ADMIN};
 use serde_json::{json, Value as Json};
@@ -44,7 +44,7 @@ fn row(name: &str, f: &Figures) {
     );
 }
 
-fn plan(db: &NativeSql, sql: &str, params: &[contacts_core::store::Value]) -> String {
+fn plan(db: &NativeSql, sql: &str, params: &[contacts_core::kernel::store::Value]) -> String {
     let rows = db
         .execute(&format!("EXPLAIN QUERY PLAN {sql}"), params)
         .expect("plan");
@@ -140,7 +140,7 @@ fn main() {
     println!("| --- | ---: | ---: | ---: | ---: |");
     row("floor: first page of segment all, host", &floor);
     // The admin's table view: no view saved, so the default columns, as the host shows.
-    let legacy = contacts_core::native::MemoryKv::default();
+    let legacy = contacts_core::kernel::native::MemoryKv::default();
     let columns = table_view::load(&db, &|| Ok(&legacy), "admin", &catalogue).expect("columns");
     sorted_pages(&db, &catalogue, &clock, &columns, &get);
     for (name, filter, id) in &saved {
@@ -158,10 +158,10 @@ fn main() {
             cursor: None,
             columns: columns.clone(),
         };
-        let count = query::count(&db, &count_scope).expect("count");
+        let count = page::count(&db, &count_scope).expect("count");
         let host_count = get(&format!("/api/segments/{id}"))["count"].as_i64();
         assert_eq!(host_count, Some(count), "host and native disagree");
-        let first = query::page(&db, &catalogue, &page_req()).expect("page");
+        let first = page::page(&db, &catalogue, &page_req()).expect("page");
         println!();
         println!(
             "filter: {name} — {count} matching contacts, {} conditions",
@@ -189,7 +189,7 @@ fn main() {
         println!("| case | p50 ms | p99 ms | mean ms | runs |");
         println!("| --- | ---: | ---: | ---: | ---: |");
         let native_count = time(30, || {
-            query::count(&db, &count_scope).expect("count");
+            page::count(&db, &count_scope).expect("count");
         });
         row("count, native rusqlite (same SQL)", &native_count);
         let host_count = time(30, || {
@@ -197,7 +197,7 @@ fn main() {
         });
         row("count, host `GET /api/segments/{id}`", &host_count);
         let native_page = time(300, || {
-            query::page(&db, &catalogue, &page_req()).expect("page");
+            page::page(&db, &catalogue, &page_req()).expect("page");
         });
         row("first page of 50, native rusqlite (same SQL)", &native_page);
         let host_page = time(300, || {
@@ -241,14 +241,14 @@ fn sorted_pages(
     ] {
         let req = PageRequest {
             scope: segments::scope(db, catalogue, clock, "all").expect("scope"),
-            sort: query::parse_sort_param(key, catalogue).expect("sort"),
+            sort: page::parse_sort_param(key, catalogue).expect("sort"),
             limit: 50,
             cursor: None,
             columns: columns.to_vec(),
         };
-        let first = query::page(db, catalogue, &req).expect("page");
+        let first = page::page(db, catalogue, &req).expect("page");
         let native = time(10, || {
-            query::page(db, catalogue, &req).expect("page");
+            page::page(db, catalogue, &req).expect("page");
         });
         row(
             &format!("first page of all sorted by {key}, native rusqlite (same SQL)"),

@@ -12,12 +12,12 @@
 use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
-use contacts_core::contact::Contact;
-use contacts_core::fields::{Catalogue, CustomFieldDef};
+use contacts_core::contacts::contact::Contact;
 use contacts_core::import::mapping::Spec;
 use contacts_core::import::preview::{self, Format, Header};
 use contacts_core::import::rows;
-use contacts_core::values::{ContactId, Region, Tag};
+use contacts_core::kernel::fields::{Catalogue, CustomFieldDef};
+use contacts_core::kernel::values::{ContactId, Region, Tag};
 use contacts_e2e::gen::{self, Rng};
 use serde_json::json;
 

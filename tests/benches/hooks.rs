@@ -21,11 +21,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use contacts_core::autocreate::{self, telegram, Event};
-use contacts_core::native::{MemoryKv, NativeSql};
-use contacts_core::schema;
-use contacts_core::settings::AutocreateSettings;
-use contacts_core::values::Region;
+use contacts_core::contacts::settings::AutocreateSettings;
+use contacts_core::hooks::autocreate::{self, telegram, Event};
+use contacts_core::kernel::native::{MemoryKv, NativeSql};
+use contacts_core::kernel::schema;
+use contacts_core::kernel::values::Region;
 use contacts_e2e::bench::{self, ms, Figures};
 use contacts_e2e::webhooks::{self, secret, sign};
 use contacts_e2e::{seed, workspace_root, ADMIN};
@@ -125,11 +125,11 @@ fn main() {
     // more in wasm): the first parse in this process, before anything else parsed a phone,
     // against the next ones.
     let t0 = Instant::now();
-    let _ = contacts_core::values::Phone::parse("+12122345678", Region::default());
+    let _ = contacts_core::kernel::values::Phone::parse("+12122345678", Region::default());
     let first = t0.elapsed();
     let t0 = Instant::now();
     for _ in 0..100 {
-        let _ = contacts_core::values::Phone::parse("+12122345679", Region::default());
+        let _ = contacts_core::kernel::values::Phone::parse("+12122345679", Region::default());
     }
     let phone_first = (first, t0.elapsed() / 100);
     eprintln!("seeding or reusing {contacts} contacts…");

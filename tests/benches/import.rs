@@ -13,11 +13,11 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use contacts_core::fields::{custom, CustomFieldDef};
 use contacts_core::import::{chunks, mapping::Spec};
-use contacts_core::jobs::JobId;
-use contacts_core::native::NativeSql;
-use contacts_core::{fields::Catalogue, schema};
+use contacts_core::kernel::fields::{custom, CustomFieldDef};
+use contacts_core::kernel::jobs::JobId;
+use contacts_core::kernel::native::NativeSql;
+use contacts_core::{kernel::fields::Catalogue, kernel::schema};
 use contacts_e2e::bench::{self, ms};
 use contacts_e2e::child::ChildHost;
 use contacts_e2e::{gen, seed, ADMIN};
@@ -173,13 +173,34 @@ fn empty_state() -> tempfile::TempDir {
 /// What one import took.
 struct Run {
     total: Duration,
-    slowest: Duration,
+    /// Each chunk's time, in file order.
+    chunks: Vec<Duration>,
     counts: Json,
 }
 
 impl Run {
     fn rate(&self, rows: u64) -> f64 {
         rows as f64 / self.total.as_secs_f64()
+    }
+
+    fn slowest(&self) -> Duration {
+        self.chunks.iter().copied().max().unwrap_or_default()
+    }
+
+    /// The median chunk and the three slowest with their sequence numbers: an outlier's
+    /// place in the file tells a growing index's merge from a steady cost.
+    fn chunk_profile(&self) -> String {
+        let mut sorted = self.chunks.clone();
+        sorted.sort();
+        let median = sorted.get(sorted.len() / 2).copied().unwrap_or_default();
+        let mut by_time: Vec<(usize, Duration)> = self.chunks.iter().copied().enumerate().collect();
+        by_time.sort_by_key(|&(_, d)| std::cmp::Reverse(d));
+        let slowest: Vec<String> = by_time
+            .iter()
+            .take(3)
+            .map(|(i, d)| format!("#{} {} ms", i + 1, ms(*d)))
+            .collect();
+        format!("median {} ms; slowest {}", ms(median), slowest.join(", "))
     }
 }
 
@@ -188,19 +209,19 @@ fn native_import(state: &Path, file: &[Vec<u8>]) -> Run {
     let catalogue = Catalogue::load(&db).expect("catalogue");
     let spec = Spec::parse(&spec(), &catalogue, "US").expect("spec");
     let job = chunks::open(&db, "admin", &spec).expect("job");
-    let mut slowest = Duration::ZERO;
+    let mut times = Vec::with_capacity(file.len());
     let started = Instant::now();
     let mut last = None;
     for (i, chunk) in file.iter().enumerate() {
         let t0 = Instant::now();
         last = Some(chunks::put(&db, &job.id, i as i64 + 1, chunk).expect("native chunk"));
-        slowest = slowest.max(t0.elapsed());
+        times.push(t0.elapsed());
     }
     let total = started.elapsed();
     chunks::finish(&db, &job.id).expect("finish");
     Run {
         total,
-        slowest,
+        chunks: times,
         counts: last.map(|j| j.counts).unwrap_or_default(),
     }
 }
@@ -242,7 +263,7 @@ fn host_import(host: &ChildHost, file: &[Vec<u8>]) -> Run {
         201,
     );
     let id = JobId::parse(job["id"].as_str().expect("id")).expect("job id");
-    let mut slowest = Duration::ZERO;
+    let mut times = Vec::with_capacity(file.len());
     let started = Instant::now();
     let mut last = Json::Null;
     for (i, chunk) in file.iter().enumerate() {
@@ -254,14 +275,14 @@ fn host_import(host: &ChildHost, file: &[Vec<u8>]) -> Run {
         );
         let t0 = Instant::now();
         last = call(&agent, "PUT", &url, chunk, 200);
-        slowest = slowest.max(t0.elapsed());
+        times.push(t0.elapsed());
     }
     let total = started.elapsed();
     let url = format!("{}/api/imports/{}/finish", host.base_url(), id.as_str());
     call(&agent, "POST", &url, b"{}", 200);
     Run {
         total,
-        slowest,
+        chunks: times,
         counts: last["counts"].clone(),
     }
 }
@@ -307,13 +328,18 @@ fn report(case: &str, rows: u64, chunks: usize, host: &Run, native: &Run, rss: f
         host.rate(rows),
         native.rate(rows),
         host.rate(rows) / native.rate(rows),
-        ms(host.slowest),
+        ms(host.slowest()),
         rss,
         ms(p50),
     );
     println!(
         "|   counts | host {} | native {} |",
         host.counts, native.counts
+    );
+    println!(
+        "|   chunks | host {} | native {} |",
+        host.chunk_profile(),
+        native.chunk_profile()
     );
     assert_eq!(
         host.counts, native.counts,

@@ -15,14 +15,14 @@
 //! Each case runs through the host first (the app's `merge` component), then natively on
 //! other contacts of the same database, after the host has stopped.
 
-use contacts_core::contact::{Contact, Edit, EditMode};
-use contacts_core::fields::Catalogue;
+use contacts_core::contacts::contact::{Contact, Edit, EditMode};
+use contacts_core::contacts::repo::{self, Ctx};
+use contacts_core::kernel::fields::Catalogue;
+use contacts_core::kernel::native::NativeSql;
+use contacts_core::kernel::store::{placeholders, write_tx, Sql, Value};
+use contacts_core::kernel::values::{ContactId, Region};
 use contacts_core::merge::{self, duplicates, MergeRequest};
-use contacts_core::native::NativeSql;
-use contacts_core::repo::{self, Ctx};
-use contacts_core::store::{placeholders, write_tx, Sql, Value};
-use contacts_core::values::{ContactId, Region};
-use contacts_core::{schema, Error};
+use contacts_core::{kernel::schema, Error};
 use contacts_e2e::bench::{self, ms, Figures};
 use contacts_e2e::{gen, seed, ADMIN};
 use serde_json::{json, Value as Json};

@@ -15,8 +15,8 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
-use contacts_core::native::NativeSql;
-use contacts_core::repo;
+use contacts_core::contacts::repo;
+use contacts_core::kernel::native::NativeSql;
 use contacts_e2e::bench::{self, ms, Figures};
 use contacts_e2e::gen::{COMPANIES, FIRST_NAMES, LAST_NAMES};
 use contacts_e2e::{seed, ADMIN};

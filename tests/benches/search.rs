@@ -14,12 +14,12 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use contacts_core::fields::{custom, Catalogue, CustomFieldDef, DEFAULT_COLUMNS};
-use contacts_core::native::NativeSql;
-use contacts_core::query::system_segment;
+use contacts_core::kernel::fields::{custom, Catalogue, CustomFieldDef, DEFAULT_COLUMNS};
+use contacts_core::kernel::native::NativeSql;
+use contacts_core::kernel::store::{write_tx, Sql, Value};
+use contacts_core::query::page::system_segment;
 use contacts_core::search::{self, Query, SearchRequest};
-use contacts_core::store::{write_tx, Sql, Value};
-use contacts_core::{repo, schema, Error};
+use contacts_core::{contacts::repo, kernel::schema, Error};
 use contacts_e2e::bench::{self, ms, Figures};
 use contacts_e2e::gen::{self, Rng, FIRST_NAMES, LAST_NAMES};
 use contacts_e2e::{seed, ADMIN};
@@ -439,14 +439,14 @@ fn native_insert_rates() -> (f64, f64) {
                     let mut body = gen::contact(7, i);
                     body["custom"] = gen::custom_values(7, i);
                     body["contact_id"] = json!(format!("W{i}"));
-                    let edit = contacts_core::contact::Edit::parse(
+                    let edit = contacts_core::contacts::contact::Edit::parse(
                         &body,
                         &catalogue,
                         Default::default(),
-                        contacts_core::contact::EditMode::Create,
+                        contacts_core::contacts::contact::EditMode::Create,
                     )?;
-                    let mut contact = contacts_core::contact::Contact::new(
-                        contacts_core::values::ContactId::parse(&format!("W{i}"))?,
+                    let mut contact = contacts_core::contacts::contact::Contact::new(
+                        contacts_core::kernel::values::ContactId::parse(&format!("W{i}"))?,
                         "bench",
                     );
                     edit.apply(&mut contact, &catalogue);

@@ -2,7 +2,7 @@
 //! of several countries, companies, cities, tags and custom values. The same seed gives the
 //! same contacts, so benchmarks compare like with like.
 
-use contacts_core::values::{Phone, Region};
+use contacts_core::kernel::values::{Phone, Region};
 use serde_json::{json, Value as Json};
 
 /// splitmix64: small, fast, and good enough for test data.

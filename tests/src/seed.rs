@@ -4,12 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use contacts_core::contact::{Contact, Edit, EditMode};
-use contacts_core::fields::{custom, Catalogue, CustomFieldDef};
-use contacts_core::native::NativeSql;
-use contacts_core::store::{write_tx, Sql};
-use contacts_core::values::{ContactId, Region};
-use contacts_core::{repo, schema, search, Error};
+use contacts_core::contacts::contact::{Contact, Edit, EditMode};
+use contacts_core::kernel::fields::{custom, Catalogue, CustomFieldDef};
+use contacts_core::kernel::native::NativeSql;
+use contacts_core::kernel::store::{write_tx, Sql};
+use contacts_core::kernel::values::{ContactId, Region};
+use contacts_core::{contacts::repo, kernel::schema, search, Error};
 
 use crate::gen;
 

@@ -334,14 +334,14 @@ fn check_state(db: &Path, plan: &Plan) {
 /// database file in `dir` (a fresh connection per delivery, as Spin opens one per request):
 /// the floor the host's figures are measured against.
 pub fn run_native(dir: &Path, plan: &Plan) -> Figures {
-    use contacts_core::autocreate::{self, generic, meta, telegram};
-    use contacts_core::native::{MemoryKv, NativeSql};
-    use contacts_core::settings::AutocreateSettings;
-    use contacts_core::values::Region;
+    use contacts_core::contacts::settings::AutocreateSettings;
+    use contacts_core::hooks::autocreate::{self, generic, meta, telegram};
+    use contacts_core::kernel::native::{MemoryKv, NativeSql};
+    use contacts_core::kernel::values::Region;
 
     let path = dir.join("sqlite_db.db");
     let first = NativeSql::open(&path).expect("native db");
-    contacts_core::schema::ensure(&first).expect("schema");
+    contacts_core::kernel::schema::ensure(&first).expect("schema");
     let legacy = MemoryKv::default();
     let settings = AutocreateSettings::load(&first, &|| Ok(&legacy)).expect("settings");
     let deliveries: Vec<Delivery> = (0..plan.events).map(|e| delivery(e, plan)).collect();
@@ -367,7 +367,7 @@ pub fn run_native(dir: &Path, plan: &Plan) -> Figures {
                             .collect(),
                     };
                     let db = NativeSql::open(&path).expect("native db");
-                    contacts_core::schema::ensure(&db).expect("schema");
+                    contacts_core::kernel::schema::ensure(&db).expect("schema");
                     autocreate::process(&db, &settings, &events).expect("native process");
                     samples.lock().unwrap().push(t.elapsed());
                 }

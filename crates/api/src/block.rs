@@ -1,9 +1,9 @@
 //! The `block` component's routes (SPEC §3 Block, §8): the Blocked segment as a page, block
 //! many, unblock one.
 
-use contacts_core::fields::Catalogue;
-use contacts_core::query;
-use contacts_core::{blocks, Error, Result};
+use contacts_core::kernel::fields::Catalogue;
+use contacts_core::query::page;
+use contacts_core::{hooks::blocks, Error, Result};
 use serde_json::json;
 
 use crate::http_io::{Request, Response};
@@ -54,7 +54,7 @@ fn dispatch(call: &Call) -> Result<Response> {
 fn list(call: &Call) -> Result<Response> {
     let db = call.platform.sql()?;
     let catalogue = Catalogue::load(db)?;
-    let blocked = query::system_segment("blocked")
+    let blocked = page::system_segment("blocked")
         .ok_or_else(|| Error::Storage("system segment 'blocked' is missing".into()))?;
     listing::page(call, db, &catalogue, blocked)
 }

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use contacts_core::bulk::{self, Outcome, Request as BulkRequest};
-use contacts_core::fields::Catalogue;
-use contacts_core::jobs::{Job, JobId};
+use contacts_core::kernel::fields::Catalogue;
+use contacts_core::kernel::jobs::{Job, JobId};
 use contacts_core::{Error, Result};
 use serde_json::json;
 

@@ -1,13 +1,13 @@
 //! The `crud` component's routes: contacts, history, fields, table views, tokens,
 //! auto-create settings and the OpenAPI document (SPEC §8).
 
-use contacts_core::contact::Contact;
-use contacts_core::fields::{custom, Catalogue, CustomFieldDef, CustomFieldPatch};
-use contacts_core::query;
-use contacts_core::repo::{self, Ctx, ReadView};
-use contacts_core::settings::{table_view, AutocreateSettings};
-use contacts_core::store::Sql;
-use contacts_core::{access, history, Error, Result};
+use contacts_core::contacts::contact::Contact;
+use contacts_core::contacts::repo::{self, Ctx, ReadView};
+use contacts_core::contacts::settings::{table_view, AutocreateSettings};
+use contacts_core::kernel::fields::{custom, Catalogue, CustomFieldDef, CustomFieldPatch};
+use contacts_core::kernel::store::Sql;
+use contacts_core::query::page;
+use contacts_core::{contacts::access, contacts::history, Error, Result};
 use http::StatusCode;
 use serde_json::{json, Value as Json};
 
@@ -188,7 +188,7 @@ fn list(call: &Call) -> Result<Response> {
     let catalogue = Catalogue::load(db)?;
     let segment = call.req.param("segment").unwrap_or_else(|| "all".into());
     let clock = crate::filter::clock(call.platform)?;
-    let scope = query::segment_scope(db, &catalogue, &clock, &segment)?;
+    let scope = page::segment_scope(db, &catalogue, &clock, &segment)?;
     listing::page(call, db, &catalogue, scope)
 }
 
@@ -252,7 +252,7 @@ fn delete(call: &Call) -> Result<Response> {
 fn history_page(call: &Call) -> Result<Response> {
     let db = call.platform.sql()?;
     let id = call.param(0);
-    let limit = query::check_limit(call.req.int_param("limit")?)?;
+    let limit = page::check_limit(call.req.int_param("limit")?)?;
     let before = match call.req.param("cursor") {
         Some(c) => Some(
             c.parse::<i64>()

@@ -3,12 +3,12 @@
 //! Agents may query, and create and change segments (SPEC §5 lets them filter, create and
 //! edit); deleting a segment takes an admin, as every delete does.
 
-use contacts_core::fields::Catalogue;
-use contacts_core::filter::{Clock, Filter, Reading};
-use contacts_core::query::{self, PageRequest, SortKey, Where};
-use contacts_core::segments::{self, SegmentId};
-use contacts_core::settings::table_view;
-use contacts_core::store::Sql;
+use contacts_core::contacts::settings::table_view;
+use contacts_core::kernel::fields::Catalogue;
+use contacts_core::kernel::store::Sql;
+use contacts_core::query::filter::{Clock, Filter, Reading};
+use contacts_core::query::page::{self, PageRequest, SortKey, Where};
+use contacts_core::query::segments::{self, SegmentId};
 use contacts_core::{Error, Result};
 use http::StatusCode;
 use serde_json::{json, Value as Json};
@@ -140,8 +140,8 @@ fn run_query(call: &Call) -> Result<Response> {
     };
     let (page_scope, count_scope) = (scope(Reading::Page)?, scope(Reading::Every)?);
     let sort = match member("sort") {
-        Some(Json::String(s)) => query::parse_sort_param(s, &catalogue)?,
-        Some(v) => query::parse_sort(v, &catalogue)?,
+        Some(Json::String(s)) => page::parse_sort_param(s, &catalogue)?,
+        Some(v) => page::parse_sort(v, &catalogue)?,
         None => Vec::new(),
     };
     let limit = match member("limit") {
@@ -170,11 +170,11 @@ fn run_query(call: &Call) -> Result<Response> {
         &catalogue,
         page_scope,
         sort,
-        query::check_limit(limit)?,
+        page::check_limit(limit)?,
         cursor,
         columns,
     )?;
-    out["total"] = json!(query::count(db, &count_scope)?);
+    out["total"] = json!(page::count(db, &count_scope)?);
     Ok(Response::ok(&out))
 }
 
@@ -205,7 +205,7 @@ fn body_columns(v: &Json, catalogue: &Catalogue) -> Result<Vec<String>> {
             })
         }
     };
-    query::parse_columns(&keys, catalogue)
+    page::parse_columns(&keys, catalogue)
 }
 
 fn page_json(
@@ -217,7 +217,7 @@ fn page_json(
     cursor: Option<&str>,
     columns: Vec<String>,
 ) -> Result<Json> {
-    let page = query::page(
+    let page = page::page(
         db,
         catalogue,
         &PageRequest {

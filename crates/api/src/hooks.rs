@@ -10,8 +10,8 @@
 
 mod signature;
 
-use contacts_core::autocreate::{self, generic, meta, telegram, Event, Outcome};
-use contacts_core::settings::AutocreateSettings;
+use contacts_core::contacts::settings::AutocreateSettings;
+use contacts_core::hooks::autocreate::{self, generic, meta, telegram, Event, Outcome};
 use contacts_core::{Error, Result};
 use http::StatusCode;
 use serde_json::{json, Value as Json};

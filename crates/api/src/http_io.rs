@@ -1,7 +1,7 @@
 //! Requests and responses as the API sees them, and the parsing every route shares:
 //! bearer auth, JSON bodies with size limits, query parameters.
 
-use contacts_core::access::{self, Principal};
+use contacts_core::contacts::access::{self, Principal};
 use contacts_core::{Error, Result};
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::Value as Json;

@@ -1,9 +1,9 @@
 //! The `import` component's routes (SPEC §4, §8, §9): preview a file, open a job, send its
 //! chunks, finish it, follow it, and download its failed rows.
 
-use contacts_core::fields::Catalogue;
 use contacts_core::import::{chunks, mapping::Spec, preview, report};
-use contacts_core::jobs::{self, JobId, Kind};
+use contacts_core::kernel::fields::Catalogue;
+use contacts_core::kernel::jobs::{self, JobId, Kind};
 use contacts_core::{Error, Result};
 use http::StatusCode;
 

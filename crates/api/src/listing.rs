@@ -1,10 +1,10 @@
 //! What every page of contacts reads from its request: which columns it shows (`fields`, or
 //! the caller's table view) and how it is cut (`sort`, `limit`, `cursor`).
 
-use contacts_core::fields::Catalogue;
-use contacts_core::query::{self, PageRequest, Where};
-use contacts_core::settings::table_view;
-use contacts_core::store::Sql;
+use contacts_core::contacts::settings::table_view;
+use contacts_core::kernel::fields::Catalogue;
+use contacts_core::kernel::store::Sql;
+use contacts_core::query::page::{self, PageRequest, Where};
 use contacts_core::Result;
 
 use crate::http_io::Response;
@@ -13,7 +13,7 @@ use crate::routes::Call;
 /// `?fields=a,b`, else the caller's saved table view (or the default one).
 pub fn columns(call: &Call, db: &dyn Sql, catalogue: &Catalogue) -> Result<Vec<String>> {
     match call.req.param("fields") {
-        Some(list) => query::parse_columns(&split_keys(&list), catalogue),
+        Some(list) => page::parse_columns(&split_keys(&list), catalogue),
         None => table_view::load(db, &|| call.platform.kv(), call.actor(), catalogue),
     }
 }
@@ -30,17 +30,17 @@ pub fn split_keys(list: &str) -> Vec<String> {
 /// A page of the contacts in `scope`, cut as the query string asks.
 pub fn page(call: &Call, db: &dyn Sql, catalogue: &Catalogue, scope: Where) -> Result<Response> {
     let sort = match call.req.param("sort") {
-        Some(s) => query::parse_sort_param(&s, catalogue)?,
+        Some(s) => page::parse_sort_param(&s, catalogue)?,
         None => Vec::new(),
     };
     let cursor = call.req.param("cursor");
-    let page = query::page(
+    let page = page::page(
         db,
         catalogue,
         &PageRequest {
             scope,
             sort,
-            limit: query::check_limit(call.req.int_param("limit")?)?,
+            limit: page::check_limit(call.req.int_param("limit")?)?,
             cursor: cursor.as_deref(),
             columns: columns(call, db, catalogue)?,
         },

@@ -1,10 +1,10 @@
 //! The `merge` component's routes (SPEC §3 Merge, §8, §9): possible duplicates per contact
 //! and as groups, and the merge of up to 25 contacts.
 
-use contacts_core::fields::Catalogue;
+use contacts_core::contacts::repo::Ctx;
+use contacts_core::kernel::fields::Catalogue;
 use contacts_core::merge::{self, duplicates, MergeRequest};
-use contacts_core::query;
-use contacts_core::repo::Ctx;
+use contacts_core::query::page;
 use contacts_core::Result;
 use serde_json::json;
 
@@ -52,7 +52,7 @@ fn dispatch(call: &Call) -> Result<Response> {
 }
 
 fn groups(call: &Call) -> Result<Response> {
-    let limit = query::check_limit(call.req.int_param("limit")?)?;
+    let limit = page::check_limit(call.req.int_param("limit")?)?;
     let cursor = call.req.param("cursor");
     let page = duplicates::groups(call.platform.sql()?, limit, cursor.as_deref())?;
     Ok(Response::ok(&page.to_json()))

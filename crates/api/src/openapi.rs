@@ -2,16 +2,16 @@
 //! from the field catalogue and the core's enumerations (operators, channels, lead stages,
 //! search ranks) so its schemas name what the code accepts.
 
-use contacts_core::access::Role;
 use contacts_core::bulk;
-use contacts_core::fields::{Catalogue, Field, FieldType};
-use contacts_core::filter::Op;
+use contacts_core::contacts::access::Role;
 use contacts_core::import::mapping::{Policy, MAX_TAGS as MAX_IMPORT_TAGS};
+use contacts_core::kernel::fields::{Catalogue, Field, FieldType};
+use contacts_core::kernel::values::{Channel, LeadStage};
 use contacts_core::merge::duplicates::{self, Reason};
 use contacts_core::merge::MAX_CONTACTS;
-use contacts_core::query::{DEFAULT_LIMIT, MAX_LIMIT};
+use contacts_core::query::filter::Op;
+use contacts_core::query::page::{DEFAULT_LIMIT, MAX_LIMIT};
 use contacts_core::search::{Rank, MAX_QUERY_CHARS};
-use contacts_core::values::{Channel, LeadStage};
 use serde_json::{json, Map, Value as Json};
 
 use crate::routes::{self, Access, Answer, RouteDoc};

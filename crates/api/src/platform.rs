@@ -1,8 +1,8 @@
 //! What a component gives the API: storage and configuration. Implemented over Spin's
 //! interfaces by `spin-adapter`, and natively for tests.
 
-use contacts_core::store::{Kv, Sql};
-use contacts_core::values::Region;
+use contacts_core::kernel::store::{Kv, Sql};
+use contacts_core::kernel::values::Region;
 use contacts_core::{Error, Result};
 
 pub trait Platform {

@@ -1,7 +1,7 @@
 //! Route tables: each module lists its routes once, and the same list both routes
 //! requests and documents them in `/api/openapi.json`.
 
-use contacts_core::access::Principal;
+use contacts_core::contacts::access::Principal;
 use contacts_core::{Error, Result};
 use http::Method;
 

@@ -1,8 +1,8 @@
 //! The `search` component's route: `GET /api/search?q=&segment=&limit=&cursor=&fields=`
 //! (SPEC §3, §8, §9). Agents may search.
 
-use contacts_core::fields::Catalogue;
-use contacts_core::query;
+use contacts_core::kernel::fields::Catalogue;
+use contacts_core::query::page;
 use contacts_core::search::{self, Query, SearchRequest};
 use contacts_core::{Error, Result};
 
@@ -38,12 +38,12 @@ fn search(call: &Call) -> Result<Response> {
         .param("q")
         .ok_or_else(|| Error::invalid("q", "is required"))?;
     let query = Query::parse(&q)?;
-    let limit = query::check_limit(call.req.int_param("limit")?)?;
+    let limit = page::check_limit(call.req.int_param("limit")?)?;
 
     let db = call.platform.sql()?;
     let catalogue = Catalogue::load(db)?;
     let segment = call.req.param("segment").unwrap_or_else(|| "all".into());
-    let scope = query::segment_scope(
+    let scope = page::segment_scope(
         db,
         &catalogue,
         &crate::filter::clock(call.platform)?,

@@ -4,9 +4,9 @@ use std::cell::OnceCell;
 
 use contacts_api::routes::{self, Access};
 use contacts_api::{Platform, Request};
-use contacts_core::native::{MemoryKv, NativeSql};
-use contacts_core::store::{Kv, Sql};
-use contacts_core::{schema, Result};
+use contacts_core::kernel::native::{MemoryKv, NativeSql};
+use contacts_core::kernel::store::{Kv, Sql};
+use contacts_core::{kernel::schema, Result};
 use http::Method;
 
 #[derive(Default)]

@@ -1,29 +1,18 @@
 //! The contacts domain: the field catalogue, validated values, the SQLite schema, and the
-//! operations on contacts. It talks to storage only through [`store::Sql`] and
-//! [`store::Kv`], and knows nothing about Spin, HTTP or wasmtime.
+//! operations on contacts. It talks to storage only through [`kernel::store::Sql`] and
+//! [`kernel::store::Kv`], and knows nothing about Spin, HTTP or wasmtime.
+//!
+//! One folder per domain, each a room a newcomer can find: [`kernel`] (what every domain
+//! stands on), [`contacts`], [`query`], [`search`], [`hooks`], [`merge`], [`bulk`] and
+//! [`import`].
 
-pub mod access;
-pub mod autocreate;
-pub mod blocks;
 pub mod bulk;
-pub mod contact;
-pub mod error;
-pub mod fields;
-pub mod filter;
-pub mod history;
+pub mod contacts;
+pub mod hooks;
 pub mod import;
-pub mod jobs;
+pub mod kernel;
 pub mod merge;
 pub mod query;
-pub mod repo;
-pub mod schema;
 pub mod search;
-pub mod segments;
-pub mod settings;
-pub mod store;
-pub mod values;
 
-#[cfg(any(test, feature = "native"))]
-pub mod native;
-
-pub use error::{Error, Result};
+pub use kernel::error::{Error, Result};

@@ -36,10 +36,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value as Json};
 
-use crate::error::{Error, Result};
-use crate::fields::Catalogue;
-use crate::query::{item_json, projection, Page, Where};
-use crate::store::{Sql, Value};
+use crate::kernel::error::{Error, Result};
+use crate::kernel::fields::Catalogue;
+use crate::kernel::store::{Sql, Value};
+use crate::query::page::{item_json, projection, Page, Where};
 
 pub use upkeep::upkeep;
 pub use words::{Check, Query, Rank, MAX_QUERY_CHARS};

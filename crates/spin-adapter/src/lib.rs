@@ -8,8 +8,8 @@
 use std::cell::OnceCell;
 
 use contacts_api::{Platform, Request, Response};
-use contacts_core::store::{DbError, Kv, Rows, Sql, Value};
-use contacts_core::{schema, Error, Result};
+use contacts_core::kernel::store::{DbError, Kv, Rows, Sql, Value};
+use contacts_core::{kernel::schema, Error, Result};
 use spin_sdk::key_value::Store;
 use spin_sdk::sqlite3::{self, Connection};
 
@@ -38,7 +38,7 @@ macro_rules! export_prewarm {
 
 /// What [`export_prewarm!`] runs at build time.
 pub fn prewarm() {
-    contacts_core::values::Phone::warm_up();
+    contacts_core::kernel::values::Phone::warm_up();
     occupy_scattered_free_memory();
 }
 

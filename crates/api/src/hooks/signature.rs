@@ -3,7 +3,7 @@
 //! shared secret in a header (Telegram's `X-Telegram-Bot-Api-Secret-Token`). Comparisons are
 //! constant-time. An empty secret verifies nothing: an unconfigured hook takes no delivery.
 
-use contacts_core::access::{constant_time_eq, hash_token};
+use contacts_core::contacts::access::{constant_time_eq, hash_token};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 

@@ -3,9 +3,9 @@
 use std::cell::OnceCell;
 use std::collections::HashMap;
 
-use contacts_core::native::{MemoryKv, NativeSql};
-use contacts_core::schema;
-use contacts_core::store::{Kv, Sql};
+use contacts_core::kernel::native::{MemoryKv, NativeSql};
+use contacts_core::kernel::schema;
+use contacts_core::kernel::store::{Kv, Sql};
 use hmac::{Hmac, Mac};
 use http::Method;
 use serde_json::{json, Value as Json};

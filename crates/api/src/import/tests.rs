@@ -2,10 +2,10 @@
 
 use std::cell::OnceCell;
 
-use contacts_core::access;
-use contacts_core::native::{MemoryKv, NativeSql};
-use contacts_core::schema;
-use contacts_core::store::{Kv, Sql};
+use contacts_core::contacts::access;
+use contacts_core::kernel::native::{MemoryKv, NativeSql};
+use contacts_core::kernel::schema;
+use contacts_core::kernel::store::{Kv, Sql};
 use http::Method;
 use serde_json::{json, Value as Json};
 

@@ -4,11 +4,11 @@
 
 use serde_json::{json, Map, Value as Json};
 
-use crate::contact::{dedup_tags, parse_tags, type_mismatch, Edit, EditMode};
-use crate::error::{Error, Result};
-use crate::fields::Catalogue;
-use crate::store::Value;
-use crate::values::{LeadStage, Login, Region};
+use crate::contacts::contact::{dedup_tags, parse_tags, type_mismatch, Edit, EditMode};
+use crate::kernel::error::{Error, Result};
+use crate::kernel::fields::Catalogue;
+use crate::kernel::store::Value;
+use crate::kernel::values::{LeadStage, Login, Region};
 
 /// The action names of SPEC §8, in its order.
 pub const NAMES: [&str; 8] = [
@@ -167,7 +167,10 @@ impl Action {
 /// The `&'static` name of a column of `contacts`: stored specs name columns as text, and
 /// only the table's own column names may be spliced into SQL.
 fn static_column(name: &str) -> Option<&'static str> {
-    crate::contact::COLUMNS.iter().copied().find(|c| *c == name)
+    crate::contacts::contact::COLUMNS
+        .iter()
+        .copied()
+        .find(|c| *c == name)
 }
 
 /// The members each action's `params` takes.
@@ -246,7 +249,7 @@ fn lead_stage(value: &Json) -> Result<Action> {
     })
 }
 
-/// 1 to [`crate::contact::MAX_TAGS`] tags, repeats (in any case) once.
+/// 1 to [`crate::contacts::contact::MAX_TAGS`] tags, repeats (in any case) once.
 fn tags(value: &Json) -> Result<Vec<String>> {
     let tags = parse_tags(value).map_err(|e| e.within("params"))?;
     if tags.is_empty() {
@@ -303,7 +306,7 @@ fn set_field(field: &Json, value: &Json, catalogue: &Catalogue, region: Region) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fields::{CustomFieldDef, FieldType};
+    use crate::kernel::fields::{CustomFieldDef, FieldType};
 
     fn catalogue() -> Catalogue {
         Catalogue::with_custom(vec![

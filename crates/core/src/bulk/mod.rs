@@ -26,15 +26,15 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value as Json};
 
-use crate::contact::type_mismatch;
-use crate::error::{Error, Result};
-use crate::fields::Catalogue;
-use crate::filter::Clock;
-use crate::jobs::{self, Job, JobId, Kind, Progress, State};
-use crate::query;
-use crate::repo;
-use crate::store::{write_tx, Sql};
-use crate::values::Region;
+use crate::contacts::contact::type_mismatch;
+use crate::contacts::repo;
+use crate::kernel::error::{Error, Result};
+use crate::kernel::fields::Catalogue;
+use crate::kernel::jobs::{self, Job, JobId, Kind, Progress, State};
+use crate::kernel::store::{write_tx, Sql};
+use crate::kernel::values::Region;
+use crate::query::filter::Clock;
+use crate::query::page;
 
 pub use actions::{Action, NAMES as ACTIONS};
 pub use run::SCHEMA_V2;
@@ -128,11 +128,11 @@ pub enum Outcome {
 pub fn submit(ctx: Ctx, req: &Request) -> Result<Outcome> {
     if req.dry_run {
         let scope = prepare(ctx, req)?;
-        return Ok(Outcome::Count(query::count(ctx.db, &scope)?));
+        return Ok(Outcome::Count(page::count(ctx.db, &scope)?));
     }
     let job = write_tx(ctx.db, || -> Result<Job> {
         let scope = prepare(ctx, req)?;
-        let total = query::count(ctx.db, &scope)?;
+        let total = page::count(ctx.db, &scope)?;
         check_confirm_count(req, total)?;
         let job = jobs::create(
             ctx.db,
@@ -162,7 +162,7 @@ pub fn submit(ctx: Ctx, req: &Request) -> Result<Outcome> {
 
 /// The target's condition, after the checks that need storage (ids and segments that
 /// exist, an owner who is an agent).
-fn prepare(ctx: Ctx, req: &Request) -> Result<query::Where> {
+fn prepare(ctx: Ctx, req: &Request) -> Result<page::Where> {
     if let Action::SetColumn {
         column: "owner",
         value: Some(login),

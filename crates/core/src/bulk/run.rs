@@ -1,6 +1,6 @@
 //! A bulk job's storage work: the target set frozen when the job starts, then one slice
 //! at a time, each applied set-based (a handful of statements whatever its size) inside
-//! the step transaction of [`crate::jobs::advance`].
+//! the step transaction of [`crate::kernel::jobs::advance`].
 //!
 //! The frozen set is `bulk_targets(job_id, contact_rowid)`; a slice is the job's lowest
 //! `n` remaining row ids, and the slice deletes its rows from the set in the transaction
@@ -16,13 +16,13 @@
 
 use serde_json::json;
 
-use crate::blocks;
-use crate::error::Result;
-use crate::jobs::JobId;
-use crate::query::Where;
+use crate::hooks::blocks;
+use crate::kernel::error::Result;
+use crate::kernel::jobs::JobId;
+use crate::kernel::store::{Sql, Value};
+use crate::kernel::values::time;
+use crate::query::page::Where;
 use crate::search;
-use crate::store::{Sql, Value};
-use crate::values::time;
 
 use super::Action;
 
@@ -193,7 +193,7 @@ impl Change {
 }
 
 /// `column = ?4`, and for a name the display name derived again as
-/// [`crate::contact::Contact::derive_display_name`] derives it (from the row's other
+/// [`crate::contacts::contact::Contact::derive_display_name`] derives it (from the row's other
 /// values as they are now).
 fn set_column(column: &str) -> String {
     let (first, last) = match column {
@@ -255,7 +255,7 @@ impl Step<'_> {
     }
 
     /// Deletes the slice's contacts that still exist with everything attached to them, as
-    /// [`crate::repo::delete_rows`] does one list; history keeps the record of each.
+    /// [`crate::contacts::repo::delete_rows`] does one list; history keeps the record of each.
     fn delete(&self) -> Result<i64> {
         let params = self.params(&None);
         self.history(&format!("c.id IN ({SLICE_ROWS})"), &params, "delete", &[])?;

@@ -6,15 +6,15 @@
 
 use serde_json::Value as Json;
 
-use crate::blocks::parse_id_list;
-use crate::contact::type_mismatch;
-use crate::error::{Error, Result};
-use crate::fields::Catalogue;
-use crate::filter::{Clock, Filter, Reading};
-use crate::query::Where;
-use crate::segments::{self, SegmentId};
-use crate::store::{placeholders, Sql, Value};
-use crate::values::ContactId;
+use crate::contacts::contact::type_mismatch;
+use crate::hooks::blocks::parse_id_list;
+use crate::kernel::error::{Error, Result};
+use crate::kernel::fields::Catalogue;
+use crate::kernel::store::{placeholders, Sql, Value};
+use crate::kernel::values::ContactId;
+use crate::query::filter::{Clock, Filter, Reading};
+use crate::query::page::Where;
+use crate::query::segments::{self, SegmentId};
 
 /// Contact IDs one request may list (the console sends its selection).
 pub const MAX_IDS: usize = 10_000;

@@ -3,11 +3,11 @@
 use serde_json::json;
 
 use super::*;
-use crate::fields::{custom, CustomFieldDef, FieldType};
-use crate::native::NativeSql;
-use crate::schema;
-use crate::segments;
-use crate::store::Value;
+use crate::kernel::fields::{custom, CustomFieldDef, FieldType};
+use crate::kernel::native::NativeSql;
+use crate::kernel::schema;
+use crate::kernel::store::Value;
+use crate::query::segments;
 
 const ACTOR: &str = "boss";
 
@@ -58,10 +58,10 @@ fn seed(db: &NativeSql) {
         )
         .unwrap();
     }
-    crate::blocks::block(
+    crate::hooks::blocks::block(
         db,
         "admin",
-        &[crate::values::ContactId::parse("F").unwrap()],
+        &[crate::kernel::values::ContactId::parse("F").unwrap()],
     )
     .unwrap();
     segments::create(

@@ -12,17 +12,17 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
 
-use crate::contact::Contact;
-use crate::error::{Error, Result};
-use crate::fields::Catalogue;
+use crate::contacts::contact::Contact;
+use crate::contacts::repo::batch::{self, Change};
 use crate::import::mapping::{Plan, Spec};
 use crate::import::preview::{self, Encoding, Format, Header, Record};
 use crate::import::rows::{self, describe_key, id_key, Reason, RowEdit};
-use crate::jobs::{self, Job, JobId, Kind, Progress, State};
-use crate::repo::batch::{self, Change};
+use crate::kernel::error::{Error, Result};
+use crate::kernel::fields::Catalogue;
+use crate::kernel::jobs::{self, Job, JobId, Kind, Progress, State};
+use crate::kernel::store::{placeholders, Sql, Value};
+use crate::kernel::values::{time, ContactId};
 use crate::search;
-use crate::store::{placeholders, Sql, Value};
-use crate::values::{time, ContactId};
 
 /// Rows per batch: enough for few statements per row, few enough that a statement's
 /// parameters stay far under SQLite's bound (the contacts insert binds 46 per row).

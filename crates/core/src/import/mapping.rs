@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value as Json};
 
-use crate::contact::{parse_tags, type_mismatch};
-use crate::error::{Error, Result};
-use crate::fields::{Catalogue, Field, FieldType};
+use crate::contacts::contact::{parse_tags, type_mismatch};
 use crate::import::preview::Header;
-use crate::values::{Region, Tag};
+use crate::kernel::error::{Error, Result};
+use crate::kernel::fields::{Catalogue, Field, FieldType};
+use crate::kernel::values::{Region, Tag};
 
 /// What an import does with a value when the contact it updates already has one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -296,8 +296,8 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fields::CustomFieldDef;
     use crate::import::preview::Record;
+    use crate::kernel::fields::CustomFieldDef;
 
     fn catalogue() -> Catalogue {
         Catalogue::with_custom(vec![

@@ -6,10 +6,10 @@
 //!   reading of records that every chunk uses.
 //! - [`mapping`] (pure): the job's `{mapping, policies, tags, default_region}` checked
 //!   against the field catalogue, then bound to the file's header.
-//! - [`rows`] (pure): one record turned into its match keys and one [`crate::contact::Edit`]
+//! - [`rows`] (pure): one record turned into its match keys and one [`crate::contacts::contact::Edit`]
 //!   per conflict policy, type-checked exactly like a PATCH; and the policies applied to a
 //!   contact.
-//! - [`chunks`]: one chunk as one [`crate::jobs::advance`] step — one `BEGIN IMMEDIATE`
+//! - [`chunks`]: one chunk as one [`crate::kernel::jobs::advance`] step — one `BEGIN IMMEDIATE`
 //!   transaction that checks the chunk's `seq`, imports its rows set-based (a few multi-row
 //!   statements per few hundred rows) and records the counts. A chunk is all or nothing; a
 //!   re-sent chunk changes nothing; a chunk ahead of the next expected one is a 409.

@@ -7,9 +7,9 @@
 
 use serde_json::{json, Map, Value as Json};
 
-use crate::error::{Error, Result};
-use crate::fields::Catalogue;
-use crate::values::Email;
+use crate::kernel::error::{Error, Result};
+use crate::kernel::fields::Catalogue;
+use crate::kernel::values::Email;
 
 /// What a caller's CSV is encoded in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

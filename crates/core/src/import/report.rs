@@ -2,10 +2,10 @@
 
 use serde_json::{json, Value as Json};
 
-use crate::error::{Error, Result};
 use crate::import::chunks::file_of;
-use crate::jobs::{self, Job, JobId, Kind};
-use crate::store::{Sql, Value};
+use crate::kernel::error::{Error, Result};
+use crate::kernel::jobs::{self, Job, JobId, Kind};
+use crate::kernel::store::{Sql, Value};
 
 /// The job as `GET /api/imports/{job}` shows it (SPEC §9), with `next_seq`: the chunk a
 /// client resuming after a failure sends next.

@@ -7,13 +7,15 @@
 
 use serde_json::{json, Map, Value as Json};
 
-use crate::contact::{changed_keys, dedup_tags, Contact, Edit, EditMode, MAX_SECONDARY, MAX_TAGS};
-use crate::error::Error;
-use crate::fields::{Catalogue, FieldType};
+use crate::contacts::contact::{
+    changed_keys, dedup_tags, Contact, Edit, EditMode, MAX_SECONDARY, MAX_TAGS,
+};
 use crate::import::mapping::{Plan, Policy};
 use crate::import::preview::Record;
-use crate::store::Value;
-use crate::values::{ContactId, Region, Tag};
+use crate::kernel::error::Error;
+use crate::kernel::fields::{Catalogue, FieldType};
+use crate::kernel::store::Value;
+use crate::kernel::values::{ContactId, Region, Tag};
 
 /// Why a row failed, in words a person can act on.
 pub type Reason = String;

@@ -2,13 +2,13 @@
 //! the primary, rewrites the primary, deletes the secondaries and records the merge. A dry
 //! run is the same transaction rolled back, so it shows exactly what a merge would leave.
 
-use crate::contact::Contact;
-use crate::error::{Error, Result};
-use crate::history;
+use crate::contacts::contact::Contact;
+use crate::contacts::history;
+use crate::contacts::repo::{self, Ctx};
+use crate::kernel::error::{Error, Result};
+use crate::kernel::store::{placeholders, write_tx, DbError, Sql, Value};
 use crate::merge::{duplicates, plan, MergeRequest};
-use crate::repo::{self, Ctx};
 use crate::search;
-use crate::store::{placeholders, write_tx, DbError, Sql, Value};
 
 /// What a merge left (or, in a dry run, would leave).
 #[derive(Debug, Clone, PartialEq)]

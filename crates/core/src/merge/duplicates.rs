@@ -15,8 +15,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value as Json};
 
-use crate::error::{Error, Result};
-use crate::store::{placeholders, Sql, Value};
+use crate::kernel::error::{Error, Result};
+use crate::kernel::store::{placeholders, Sql, Value};
 
 /// A reason two contacts may be one person, strongest first (SPEC §9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

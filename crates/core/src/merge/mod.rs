@@ -29,9 +29,9 @@ pub mod plan;
 
 use serde_json::Value as Json;
 
-use crate::contact::type_mismatch;
-use crate::error::{Error, Result};
-use crate::values::ContactId;
+use crate::contacts::contact::type_mismatch;
+use crate::kernel::error::{Error, Result};
+use crate::kernel::values::ContactId;
 
 pub use apply::{merge, Merged};
 

@@ -3,10 +3,10 @@
 
 use serde_json::{json, Map, Value as Json};
 
-use crate::contact::{changed_keys, dedup_tags, Contact, COLUMNS};
-use crate::fields::Catalogue;
-use crate::store::Value;
-use crate::values::Email;
+use crate::contacts::contact::{changed_keys, dedup_tags, Contact, COLUMNS};
+use crate::kernel::fields::Catalogue;
+use crate::kernel::store::Value;
+use crate::kernel::values::Email;
 
 /// Columns a merge never fills from a secondary: the primary's identity and bookkeeping
 /// (`display_name` is derived again), the block state (a merge is not an unblock or a
@@ -224,9 +224,9 @@ fn set_secondary_phones(merged: &mut Contact, all: &[&Contact]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contact::Identity;
-    use crate::fields::CustomFieldDef;
-    use crate::values::{Channel, ContactId};
+    use crate::contacts::contact::Identity;
+    use crate::kernel::fields::CustomFieldDef;
+    use crate::kernel::values::{Channel, ContactId};
 
     fn contact(id: &str, updated: &str, cols: &[(&'static str, &str)]) -> Contact {
         let mut c = Contact::new(ContactId::parse(id).unwrap(), "admin");

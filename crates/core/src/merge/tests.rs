@@ -7,17 +7,17 @@ use serde_json::{json, Value as Json};
 
 use super::duplicates::{self, Reason};
 use super::*;
-use crate::autocreate::{self, Event};
-use crate::contact::{Contact, Identity};
-use crate::fields::{custom, Catalogue, CustomFieldDef};
-use crate::history;
-use crate::native::{MemoryKv, NativeSql};
-use crate::query;
-use crate::repo::{self, Ctx};
-use crate::schema;
-use crate::settings::AutocreateSettings;
-use crate::store::{DbError, Rows, Sql, Value};
-use crate::values::Region;
+use crate::contacts::contact::{Contact, Identity};
+use crate::contacts::history;
+use crate::contacts::repo::{self, Ctx};
+use crate::contacts::settings::AutocreateSettings;
+use crate::hooks::autocreate::{self, Event};
+use crate::kernel::fields::{custom, Catalogue, CustomFieldDef};
+use crate::kernel::native::{MemoryKv, NativeSql};
+use crate::kernel::schema;
+use crate::kernel::store::{DbError, Rows, Sql, Value};
+use crate::kernel::values::Region;
+use crate::query::page;
 
 fn db() -> NativeSql {
     let db = NativeSql::open_in_memory();
@@ -439,8 +439,8 @@ fn a_merge_moves_everything_to_the_primary_and_deletes_the_secondaries() {
     assert!(!history::exists(&db, &id(&s1)).unwrap());
 
     // Search and segments see one contact.
-    let all = query::system_segment("all").unwrap();
-    assert_eq!(query::count(&db, &all).unwrap(), 1);
+    let all = page::system_segment("all").unwrap();
+    assert_eq!(page::count(&db, &all).unwrap(), 1);
     assert_eq!(count(&db, "SELECT count(*) FROM search_grams"), 1);
 }
 

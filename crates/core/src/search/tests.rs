@@ -4,12 +4,12 @@
 use serde_json::{json, Value as Json};
 
 use super::*;
-use crate::fields::{custom, CustomFieldDef, FieldType};
-use crate::native::NativeSql;
-use crate::query::system_segment;
-use crate::repo::{self, Ctx};
-use crate::schema;
-use crate::values::Region;
+use crate::contacts::repo::{self, Ctx};
+use crate::kernel::fields::{custom, CustomFieldDef, FieldType};
+use crate::kernel::native::NativeSql;
+use crate::kernel::schema;
+use crate::kernel::values::Region;
+use crate::query::page::system_segment;
 
 fn db() -> NativeSql {
     let db = NativeSql::open_in_memory();
@@ -487,7 +487,7 @@ fn reindex_rebuilds_what_the_triggers_built() {
     let before: Vec<_> = queries.iter().map(|q| find(&db, q)).collect();
     assert!(before.iter().all(|f| !f.is_empty()));
     custom::delete(&db, "tier").unwrap();
-    crate::store::write_tx(&db, || reindex(&db)).unwrap();
+    crate::kernel::store::write_tx(&db, || reindex(&db)).unwrap();
     let after: Vec<_> = queries.iter().map(|q| find(&db, q)).collect();
     for (i, q) in queries.iter().enumerate() {
         if *q == "gold" {

@@ -14,8 +14,8 @@
 //! multi-word name is not found. Rust keeps what is exactly one edit away. Each range is
 //! short and each string one seek, so the cost stays bounded however many names there are.
 
-use crate::error::Result;
-use crate::store::{placeholders, Sql, Value};
+use crate::kernel::error::Result;
+use crate::kernel::store::{placeholders, Sql, Value};
 
 /// Words shorter than this (in letters) get no typo tolerance (SPEC §3, §9).
 pub const MIN_LETTERS: usize = 5;

@@ -9,8 +9,8 @@
 //! incremental full merge (`'merge', -1`). FTS5's own automerge then carries that merge on,
 //! a few pages per written leaf, in the transactions that follow.
 
-use crate::error::Result;
-use crate::store::{Sql, Value};
+use crate::kernel::error::Result;
+use crate::kernel::store::{Sql, Value};
 
 /// The indexes kept in shape (the names vocabulary is small and rarely written).
 const INDEXES: [&str; 2] = ["search_words", "search_grams"];
@@ -154,8 +154,8 @@ impl Reader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::native::NativeSql;
-    use crate::schema;
+    use crate::kernel::native::NativeSql;
+    use crate::kernel::schema;
 
     fn structure(db: &NativeSql, index: &str) -> Structure {
         let rows = db
@@ -172,7 +172,7 @@ mod tests {
 
     fn insert_one_per_transaction(db: &NativeSql, from: usize, n: usize, tend: bool) {
         for i in from..from + n {
-            crate::store::write_tx(db, || {
+            crate::kernel::store::write_tx(db, || {
                 db.execute(
                     "INSERT INTO contacts (contact_id, first_name, last_name, display_name, email, \
                      email_norm, created_at, updated_at) VALUES (?, ?, 'Lima', 'x', ?, ?, 't', 't')",

@@ -6,7 +6,7 @@
 //! [`PHONE_PUNCTUATION`] are the shared definitions, and the storage tests in
 //! `super::tests` write contacts through the triggers and find them through these.
 
-use crate::error::{Error, Result};
+use crate::kernel::error::{Error, Result};
 
 use super::typo;
 

@@ -2,9 +2,9 @@ use std::cell::Cell;
 
 use super::*;
 use crate::import::report;
-use crate::native::NativeSql;
-use crate::store::{DbError, Rows};
-use crate::{repo, schema};
+use crate::kernel::native::NativeSql;
+use crate::kernel::store::{DbError, Rows};
+use crate::{contacts::repo, kernel::schema};
 
 fn db() -> NativeSql {
     let db = NativeSql::open_in_memory();

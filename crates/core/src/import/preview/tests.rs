@@ -1,5 +1,5 @@
 use super::*;
-use crate::fields::{CustomFieldDef, FieldType};
+use crate::kernel::fields::{CustomFieldDef, FieldType};
 
 fn catalogue() -> Catalogue {
     Catalogue::with_custom(vec![CustomFieldDef {

@@ -1,7 +1,7 @@
 use super::*;
-use crate::fields::CustomFieldDef;
 use crate::import::mapping::Spec;
 use crate::import::preview::Header;
+use crate::kernel::fields::CustomFieldDef;
 
 fn catalogue() -> Catalogue {
     let def = |key: &str, ty: FieldType, options: Option<Vec<&str>>| CustomFieldDef {

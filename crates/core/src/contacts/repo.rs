@@ -1,0 +1,455 @@
+//! Contacts in storage: create, read, update, delete, with their tags, identities, match
+//! keys and history kept in step inside one transaction.
+
+use serde_json::{Map, Value as Json};
+
+use crate::contacts::contact::{dedup_tags, Contact, Edit, EditMode, Identity, COLUMNS};
+use crate::contacts::history;
+use crate::kernel::error::{Error, Result};
+use crate::kernel::fields::Catalogue;
+use crate::kernel::store::{placeholders, write_tx, Sql, Value};
+use crate::kernel::values::{time, Channel, ContactId, Region};
+use crate::search;
+
+pub mod batch;
+
+/// What every write needs to know about its surroundings.
+#[derive(Clone, Copy)]
+pub struct Ctx<'a> {
+    pub db: &'a dyn Sql,
+    pub catalogue: &'a Catalogue,
+    pub region: Region,
+    /// The login of whoever asks, recorded in history.
+    pub actor: &'a str,
+}
+
+/// Creates a contact from a caller's JSON body (SPEC §1: email, phone or Contact ID needed).
+pub fn create(ctx: Ctx, body: &Json) -> Result<Contact> {
+    let edit = Edit::parse(body, ctx.catalogue, ctx.region, EditMode::Create)?;
+    let has_key = edit.contact_id.is_some()
+        || edit
+            .set
+            .iter()
+            .any(|(c, v)| matches!(*c, "email_norm" | "phone_e164") && *v != Value::Null);
+    if !has_key {
+        return Err(Error::invalid(
+            "email",
+            "a contact needs at least one of email, phone or contact_id",
+        ));
+    }
+    write_tx(ctx.db, || {
+        check_owner(ctx.db, edit.owner())?;
+        let mut contact = Contact::new(
+            edit.contact_id.clone().unwrap_or_else(ContactId::generate),
+            ctx.actor,
+        );
+        let keys = edit.apply(&mut contact, ctx.catalogue);
+        insert(ctx.db, &mut contact, edit.contact_id.is_none())?;
+        history::record(ctx.db, contact.contact_id(), "create", ctx.actor, &keys)?;
+        search::upkeep(ctx.db)?;
+        Ok(contact)
+    })
+}
+
+/// Stores a new contact with its tags, identities and match keys. With `retry_id`, a
+/// generated Contact ID that happens to be taken is replaced and tried again.
+pub fn insert(db: &dyn Sql, contact: &mut Contact, retry_id: bool) -> Result<()> {
+    contact.tags = dedup_tags(contact.tags.iter().map(String::as_str));
+    let sql = format!(
+        "INSERT INTO contacts ({}) VALUES ({})",
+        COLUMNS.join(", "),
+        placeholders(COLUMNS.len())
+    );
+    let mut attempts = 0;
+    loop {
+        match db.execute(&sql, &row_values(contact)) {
+            Ok(_) => break,
+            Err(e)
+                if retry_id
+                    && attempts < 3
+                    && e.unique_violation() == Some("contacts.contact_id") =>
+            {
+                attempts += 1;
+                contact.set("contact_id", ContactId::generate().as_str());
+            }
+            Err(e) => return Err(conflict_or(db, contact, e)),
+        }
+    }
+    contact.rowid = db.last_insert_rowid();
+    insert_tags(db, contact.rowid, &contact.tags)?;
+    insert_identities(db, contact)?;
+    insert_match_keys(db, contact)
+}
+
+fn row_values(contact: &Contact) -> Vec<Value> {
+    COLUMNS
+        .iter()
+        .map(|c| match *c {
+            "custom" => Value::Text(Json::Object(contact.custom.clone()).to_string()),
+            _ => contact.cols.get(c).cloned().unwrap_or(Value::Null),
+        })
+        .collect()
+}
+
+/// Turns a UNIQUE violation into a 409 naming the contact that holds the value.
+fn conflict_or(db: &dyn Sql, contact: &Contact, e: crate::kernel::store::DbError) -> Error {
+    let (field, sql, param) = match e.unique_violation() {
+        Some("contacts.contact_id") => (
+            "contact_id",
+            "SELECT contact_id FROM contacts WHERE contact_id = ?",
+            contact.text("contact_id"),
+        ),
+        Some("contacts.email_norm") => (
+            "email",
+            "SELECT contact_id FROM contacts WHERE email_norm = ?",
+            contact.text("email_norm"),
+        ),
+        Some("contacts.phone_e164") => (
+            "phone",
+            "SELECT contact_id FROM contacts WHERE phone_e164 = ?",
+            contact.text("phone_e164"),
+        ),
+        _ => return e.into(),
+    };
+    let holder = param
+        .and_then(|p| db.execute(sql, &[p.into()]).ok())
+        .and_then(|rows| rows.scalar().and_then(Value::as_str).map(str::to_owned));
+    Error::Conflict {
+        detail: format!(
+            "{field} already belongs to contact {}",
+            holder.as_deref().unwrap_or("another contact")
+        ),
+        field: Some(field.into()),
+        existing_contact_id: holder,
+    }
+}
+
+fn insert_tags(db: &dyn Sql, rowid: i64, tags: &[String]) -> Result<()> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    let mut params = Vec::with_capacity(tags.len() * 2);
+    for t in tags {
+        params.push(rowid.into());
+        params.push(t.as_str().into());
+    }
+    let values = vec!["(?, ?)"; tags.len()].join(", ");
+    db.execute(
+        &format!("INSERT OR IGNORE INTO contact_tags (contact_rowid, tag) VALUES {values}"),
+        &params,
+    )?;
+    Ok(())
+}
+
+fn insert_identities(db: &dyn Sql, contact: &Contact) -> Result<()> {
+    let now = time::now();
+    for identity in &contact.identities {
+        let inserted = db.execute(
+            "INSERT INTO identities (channel, external_id, contact_rowid, created_at) VALUES (?, ?, ?, ?)",
+            &[
+                identity.channel.as_str().into(),
+                identity.external_id.as_str().into(),
+                contact.rowid.into(),
+                now.as_str().into(),
+            ],
+        );
+        if let Err(e) = inserted {
+            if e.unique_violation().is_none() {
+                return Err(e.into());
+            }
+            let holder = identity_holder(db, identity)?;
+            return Err(Error::Conflict {
+                detail: format!(
+                    "identity {}:{} already belongs to contact {}",
+                    identity.channel,
+                    identity.external_id,
+                    holder.as_deref().unwrap_or("another contact")
+                ),
+                field: Some("identities".into()),
+                existing_contact_id: holder,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn identity_holder(db: &dyn Sql, identity: &Identity) -> Result<Option<String>> {
+    let rows = db.execute(
+        "SELECT c.contact_id FROM identities i JOIN contacts c ON c.id = i.contact_rowid \
+         WHERE i.channel = ? AND i.external_id = ?",
+        &[
+            identity.channel.as_str().into(),
+            identity.external_id.as_str().into(),
+        ],
+    )?;
+    Ok(rows.scalar().and_then(Value::as_str).map(str::to_owned))
+}
+
+/// Replaces the contact's rows in `contact_keys`.
+pub fn insert_match_keys(db: &dyn Sql, contact: &Contact) -> Result<()> {
+    let keys = contact.match_keys();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let mut params = Vec::with_capacity(keys.len() * 3);
+    for (kind, value) in keys {
+        params.push(kind.into());
+        params.push(value.into());
+        params.push(contact.rowid.into());
+    }
+    let values = vec!["(?, ?, ?)"; params.len() / 3].join(", ");
+    db.execute(
+        &format!("INSERT OR IGNORE INTO contact_keys (kind, value, contact_rowid) VALUES {values}"),
+        &params,
+    )?;
+    Ok(())
+}
+
+const SELECT_CONTACT: &str = "SELECT id, {columns}, \
+    (SELECT json_group_array(tag) FROM (SELECT tag FROM contact_tags WHERE contact_rowid = c.id ORDER BY tag)) AS tags, \
+    (SELECT json_group_array(json_array(channel, external_id)) FROM \
+        (SELECT channel, external_id FROM identities WHERE contact_rowid = c.id ORDER BY created_at, channel, external_id)) AS idents\
+    {extra} FROM contacts c WHERE {where}";
+
+/// Reads a contact by Contact ID.
+pub fn load(db: &dyn Sql, contact_id: &str) -> Result<Contact> {
+    load_where(db, "contact_id = ?", contact_id.into())?
+        .ok_or_else(|| Error::NotFound(format!("contact '{contact_id}'")))
+}
+
+/// Reads the contacts with these Contact IDs (those that exist), in one statement.
+pub fn load_many(db: &dyn Sql, contact_ids: &[&str]) -> Result<Vec<Contact>> {
+    let params: Vec<Value> = contact_ids.iter().map(|id| (*id).into()).collect();
+    let condition = format!("contact_id IN ({})", placeholders(params.len()));
+    let rows = db.execute(&select_contact(&condition, ""), &params)?;
+    Ok(rows
+        .rows
+        .into_iter()
+        .map(|row| decode(&mut row.into_iter()))
+        .collect())
+}
+
+/// Reads a contact by row id.
+pub fn load_rowid(db: &dyn Sql, rowid: i64) -> Result<Option<Contact>> {
+    load_where(db, "id = ?", rowid.into())
+}
+
+fn load_where(db: &dyn Sql, condition: &str, param: Value) -> Result<Option<Contact>> {
+    let rows = db.execute(&select_contact(condition, ""), &[param])?;
+    Ok(rows
+        .rows
+        .into_iter()
+        .next()
+        .map(|row| decode(&mut row.into_iter())))
+}
+
+fn select_contact(condition: &str, extra: &str) -> String {
+    SELECT_CONTACT
+        .replace("{columns}", &COLUMNS.join(", "))
+        .replace("{extra}", extra)
+        .replace("{where}", condition)
+}
+
+/// A contact with what a read shows beside it: the catalogue and the possible-duplicate
+/// count, fetched with the contact in one statement (each statement is a host call).
+pub struct ReadView {
+    pub contact: Contact,
+    pub catalogue: Catalogue,
+    pub possible_duplicates: i64,
+}
+
+pub fn read(db: &dyn Sql, contact_id: &str) -> Result<ReadView> {
+    let extra = format!(
+        ", ({}) AS dups, {} AS defs",
+        crate::merge::duplicates::count_sql("c.id"),
+        crate::kernel::fields::CUSTOM_DEFS_JSON
+    );
+    let rows = db.execute(
+        &select_contact("contact_id = ?", &extra),
+        &[contact_id.into()],
+    )?;
+    let row = rows
+        .rows
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::NotFound(format!("contact '{contact_id}'")))?;
+    let mut values = row.into_iter();
+    let contact = decode(&mut values);
+    let possible_duplicates = values.next().and_then(|v| v.as_i64()).unwrap_or(0);
+    let defs = values
+        .next()
+        .and_then(Value::into_string)
+        .unwrap_or_else(|| "[]".into());
+    Ok(ReadView {
+        contact,
+        catalogue: Catalogue::from_defs_json(&defs)?,
+        possible_duplicates,
+    })
+}
+
+fn decode(values: &mut std::vec::IntoIter<Value>) -> Contact {
+    let rowid = values.next().and_then(|v| v.as_i64()).unwrap_or(0);
+    let mut cols = std::collections::BTreeMap::new();
+    let mut custom = Map::new();
+    for col in COLUMNS {
+        let v = values.next().unwrap_or(Value::Null);
+        if *col == "custom" {
+            custom = v
+                .as_str()
+                .and_then(|s| serde_json::from_str(s).ok())
+                .unwrap_or_default();
+        } else {
+            cols.insert(*col, v);
+        }
+    }
+    let tags: Vec<String> = json_text(values.next());
+    let idents: Vec<(String, String)> = json_text(values.next());
+    let identities = idents
+        .into_iter()
+        .filter_map(|(c, e)| {
+            Some(Identity {
+                channel: Channel::parse(&c)?,
+                external_id: e,
+            })
+        })
+        .collect();
+    Contact {
+        rowid,
+        cols,
+        custom,
+        tags,
+        identities,
+    }
+}
+
+fn json_text<T: serde::de::DeserializeOwned + Default>(v: Option<Value>) -> T {
+    v.and_then(|v| v.into_string())
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default()
+}
+
+/// Applies a caller's partial update; `if_match` is the ETag the caller last saw.
+pub fn update(ctx: Ctx, contact_id: &str, body: &Json, if_match: Option<&str>) -> Result<Contact> {
+    let edit = Edit::parse(body, ctx.catalogue, ctx.region, EditMode::Update)?;
+    write_tx(ctx.db, || {
+        let mut contact = load(ctx.db, contact_id)?;
+        if let Some(tag) = if_match {
+            if !etag_matches(tag, &contact.etag()) {
+                return Err(Error::StaleVersion {
+                    current: contact.etag(),
+                });
+            }
+        }
+        check_owner(ctx.db, edit.owner())?;
+        let before = contact.clone();
+        let changed = edit.apply(&mut contact, ctx.catalogue);
+        if changed.is_empty() {
+            return Ok(before);
+        }
+        save(ctx.db, &before, &mut contact)?;
+        history::record(ctx.db, contact_id, "update", ctx.actor, &changed)?;
+        search::upkeep(ctx.db)?;
+        Ok(contact)
+    })
+}
+
+fn etag_matches(header: &str, etag: &str) -> bool {
+    header
+        .split(',')
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == "*" || t == etag)
+}
+
+/// Writes a changed contact over its stored version, bumping version and `updated_at`.
+pub fn save(db: &dyn Sql, before: &Contact, contact: &mut Contact) -> Result<()> {
+    contact.tags = dedup_tags(contact.tags.iter().map(String::as_str));
+    contact.set("version", before.version() + 1);
+    contact.set("updated_at", time::now());
+    let assignments: Vec<String> = COLUMNS.iter().map(|c| format!("{c} = ?")).collect();
+    let mut params = row_values(contact);
+    params.push(contact.rowid.into());
+    db.execute(
+        &format!(
+            "UPDATE contacts SET {} WHERE id = ?",
+            assignments.join(", ")
+        ),
+        &params,
+    )
+    .map_err(|e| conflict_or(db, contact, e))?;
+    if before.tags != contact.tags {
+        db.execute(
+            "DELETE FROM contact_tags WHERE contact_rowid = ?",
+            &[contact.rowid.into()],
+        )?;
+        insert_tags(db, contact.rowid, &contact.tags)?;
+    }
+    if before.match_keys() != contact.match_keys() {
+        db.execute(
+            "DELETE FROM contact_keys WHERE contact_rowid = ?",
+            &[contact.rowid.into()],
+        )?;
+        insert_match_keys(db, contact)?;
+    }
+    Ok(())
+}
+
+/// Deletes one contact and everything attached to it; history keeps the record of it.
+pub fn delete(db: &dyn Sql, actor: &str, contact_id: &str) -> Result<()> {
+    write_tx(db, || {
+        let rows = db.execute(
+            "SELECT id FROM contacts WHERE contact_id = ?",
+            &[contact_id.into()],
+        )?;
+        let rowid = rows
+            .scalar_i64()
+            .ok_or_else(|| Error::NotFound(format!("contact '{contact_id}'")))?;
+        delete_rows(db, &[rowid])?;
+        history::record(db, contact_id, "delete", actor, &[])
+    })
+}
+
+/// Deletes contacts by row id with their tags, identities, conversations and match keys.
+/// Runs inside the caller's transaction.
+pub fn delete_rows(db: &dyn Sql, rowids: &[i64]) -> Result<()> {
+    if rowids.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Value> = rowids.iter().map(|r| (*r).into()).collect();
+    let marks = placeholders(ids.len());
+    for table in [
+        "contact_tags",
+        "identities",
+        "conversations",
+        "contact_keys",
+    ] {
+        db.execute(
+            &format!("DELETE FROM {table} WHERE contact_rowid IN ({marks})"),
+            &ids,
+        )?;
+    }
+    db.execute(&format!("DELETE FROM contacts WHERE id IN ({marks})"), &ids)?;
+    Ok(())
+}
+
+/// An owner must be a known agent login.
+pub fn check_owner(db: &dyn Sql, owner: Option<&str>) -> Result<()> {
+    let Some(login) = owner else { return Ok(()) };
+    let known = db.execute("SELECT 1 FROM users WHERE login = ?", &[login.into()])?;
+    if known.is_empty() {
+        return Err(Error::invalid(
+            "owner",
+            format!("'{login}' is not a known agent login"),
+        ));
+    }
+    Ok(())
+}
+
+/// How many other contacts look like this one (`merge::duplicates`: the one definition,
+/// which the merge component lists). A read shows the count.
+pub fn possible_duplicates(db: &dyn Sql, rowid: i64) -> Result<i64> {
+    let rows = db.execute(&crate::merge::duplicates::count_sql("?1"), &[rowid.into()])?;
+    Ok(rows.scalar_i64().unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,181 @@
+//! The two storage ports the domain talks through: [`Sql`] (the system of record) and
+//! [`Kv`] (settings, views). Implementations live outside this crate (Spin's interfaces in
+//! `spin-adapter`, rusqlite and an in-memory map in [`crate::kernel::native`]).
+
+use std::fmt;
+
+/// A value crossing the SQL boundary; the same five types SQLite (and Spin's interface) has.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl Value {
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Integer(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    pub fn into_string(self) -> Option<String> {
+        match self {
+            Value::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::Text(s.to_owned())
+    }
+}
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::Text(s)
+    }
+}
+impl From<i64> for Value {
+    fn from(i: i64) -> Self {
+        Value::Integer(i)
+    }
+}
+impl From<bool> for Value {
+    fn from(b: bool) -> Self {
+        Value::Integer(b as i64)
+    }
+}
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+/// The rows of one statement.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rows {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Value>>,
+}
+
+impl Rows {
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c == name)
+    }
+
+    /// The first column of the first row, if any.
+    pub fn scalar(&self) -> Option<&Value> {
+        self.rows.first().and_then(|r| r.first())
+    }
+
+    pub fn scalar_i64(&self) -> Option<i64> {
+        self.scalar().and_then(Value::as_i64)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+}
+
+/// A storage failure. SQLite's message is kept verbatim: both Spin's interface and rusqlite
+/// carry constraint failures only as text ("UNIQUE constraint failed: contacts.email_norm").
+#[derive(Debug, Clone, PartialEq)]
+pub enum DbError {
+    /// The database or store is unknown or not granted to this component.
+    Unavailable(String),
+    /// Anything SQLite reported.
+    Sqlite(String),
+}
+
+impl DbError {
+    /// The `table.column` list of a violated UNIQUE or PRIMARY KEY constraint.
+    pub fn unique_violation(&self) -> Option<&str> {
+        match self {
+            DbError::Sqlite(m) => m.strip_prefix("UNIQUE constraint failed: "),
+            DbError::Unavailable(_) => None,
+        }
+    }
+
+    pub fn is_busy(&self) -> bool {
+        matches!(self, DbError::Sqlite(m) if m.contains("database is locked") || m.contains("database is busy"))
+    }
+}
+
+impl fmt::Display for DbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DbError::Unavailable(m) => write!(f, "storage unavailable: {m}"),
+            DbError::Sqlite(m) => write!(f, "sqlite: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for DbError {}
+
+/// One SQL connection. One statement per call, as Spin's interface allows.
+pub trait Sql {
+    fn execute(&self, sql: &str, params: &[Value]) -> Result<Rows, DbError>;
+    fn last_insert_rowid(&self) -> i64;
+    fn changes(&self) -> u64;
+
+    /// `BEGIN IMMEDIATE`: takes the write lock, waiting while another connection holds it.
+    /// By default the connection's busy handler waits; an adapter may wait its own way.
+    fn begin_immediate(&self) -> Result<(), DbError> {
+        self.execute("BEGIN IMMEDIATE", &[]).map(drop)
+    }
+}
+
+/// A key-value store, read only to copy what it held before schema version 2 into SQLite
+/// (`settings`): under self-hosted Spin each call stalls a keep-alive client ~40 ms.
+pub trait Kv {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, DbError>;
+    fn keys(&self) -> Result<Vec<String>, DbError>;
+}
+
+/// Runs `work` inside `BEGIN IMMEDIATE … COMMIT`, rolling back on any error.
+///
+/// IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
+/// writes can fail with SQLITE_BUSY when another writer got in between, busy timeout or not.
+pub fn write_tx<T, E>(db: &dyn Sql, work: impl FnOnce() -> Result<T, E>) -> Result<T, E>
+where
+    E: From<DbError>,
+{
+    db.begin_immediate()?;
+    match work() {
+        Ok(value) => {
+            if let Err(e) = db.execute("COMMIT", &[]) {
+                let _ = db.execute("ROLLBACK", &[]);
+                return Err(e.into());
+            }
+            Ok(value)
+        }
+        Err(e) => {
+            let _ = db.execute("ROLLBACK", &[]);
+            Err(e)
+        }
+    }
+}
+
+/// Placeholders `?, ?, …` for `n` parameters.
+pub fn placeholders(n: usize) -> String {
+    let mut s = String::with_capacity(n * 3);
+    for i in 0..n {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        s.push('?');
+    }
+    s
+}
