@@ -86,17 +86,16 @@ pub fn slice(db: &dyn Sql, id: &JobId, actor: &str, action: &Action, rows: usize
         now: time::now(),
         actor,
     };
-    let changed = match Change::of(action) {
-        Some(change) => step.update(&change)?,
-        None => step.delete()?,
-    };
+    // Names, custom values and deleted rows change the search indexes (by trigger): a
+    // slice is a bulk write, its merge work bounded by its size.
+    let changed = search::bulk_write(db, || match Change::of(action) {
+        Some(change) => step.update(&change),
+        None => step.delete(),
+    })?;
     db.execute(
         "DELETE FROM bulk_targets WHERE job_id = ?1 AND contact_rowid <= ?2",
         &step.base,
     )?;
-    // Names, custom values and deleted rows changed the search indexes (by trigger):
-    // keep their segments merged, as every contact write does.
-    search::upkeep(db)?;
     Ok(Slice { taken, changed })
 }
 

@@ -98,11 +98,13 @@ pub fn put(db: &dyn Sql, id: &JobId, seq: i64, body: &[u8]) -> Result<Job> {
             catalogue: &catalogue,
         };
         let mut counts = Counts::of(job);
-        for (i, batch) in records.chunks(BATCH_ROWS).enumerate() {
-            let first_row = job.processed + 1 + (i * BATCH_ROWS) as i64;
-            import_batch(&ctx, first_row, batch, &mut counts)?;
-        }
-        search::upkeep(db)?;
+        search::bulk_write(db, || {
+            for (i, batch) in records.chunks(BATCH_ROWS).enumerate() {
+                let first_row = job.processed + 1 + (i * BATCH_ROWS) as i64;
+                import_batch(&ctx, first_row, batch, &mut counts)?;
+            }
+            Ok(())
+        })?;
         let mut progress = job.progress();
         progress.processed += records.len() as i64;
         progress.step = seq;

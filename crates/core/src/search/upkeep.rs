@@ -8,6 +8,13 @@
 //! index's structure record and, when a second large segment has grown, starts FTS5's
 //! incremental full merge (`'merge', -1`). FTS5's own automerge then carries that merge on,
 //! a few pages per written leaf, in the transactions that follow.
+//!
+//! "A few" is the index's level count per leaf (`fts5IndexAutomerge`), and every full merge
+//! adds a level: at a million contacts `search_words` has ~20 levels, so a write of a few
+//! thousand contacts (an import chunk, a bulk slice) finished a whole 300 MB full merge in
+//! one transaction, 10–18 s natively (docs/benchmarks.md, Import). Bulk writers therefore
+//! run through [`bulk_write`], which pauses automerge for the transaction and then does
+//! merge work in proportion to what it wrote.
 
 use crate::kernel::error::Result;
 use crate::kernel::store::{Sql, Value};
@@ -23,30 +30,90 @@ const STRUCTURE_ROW: i64 = 10;
 /// (about nine pages rewritten per page added, on top of FTS5's own merging).
 const LARGE_FRACTION: u64 = 8;
 
+/// FTS5's default `automerge`, which [`bulk_write`] restores (the schema never changes it).
+const AUTOMERGE: i64 = 4;
+
+/// Pages of merging a bulk write does per page it added: about what FTS5's automerge does on
+/// an index of a few levels, so segments do not pile up, without the level count's growth.
+const BULK_MERGE_FACTOR: u64 = 4;
+
 /// Starts a full merge of each index that has two large segments and no merge under way.
 pub fn upkeep(db: &dyn Sql) -> Result<()> {
-    // Both records in one statement: this runs in every write request.
+    for (index, structure) in INDEXES.iter().zip(structures(db)?) {
+        if structure.is_some_and(|s| s.wants_full_merge()) {
+            start_full_merge(db, index)?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs `write`, a write of many contacts in the caller's transaction (an import chunk, a
+/// bulk slice), with FTS5's automerge paused, then does upkeep and merge work bounded by
+/// [`BULK_MERGE_FACTOR`] times the pages the write added, so the transaction's merge work
+/// follows its size. The pause is a setting written in the same transaction: no other
+/// connection sees it, and a write that fails rolls it back with everything else.
+pub fn bulk_write<T>(db: &dyn Sql, write: impl FnOnce() -> Result<T>) -> Result<T> {
+    set_automerge(db, 0)?;
+    let before = structures(db)?;
+    let out = write()?;
+    for index in INDEXES {
+        command(db, index, "flush", 0)?;
+    }
+    for ((index, before), after) in INDEXES.iter().zip(before).zip(structures(db)?) {
+        let Some(after) = after else { continue };
+        let added = after
+            .total_pages()
+            .saturating_sub(before.map_or(0, |b| b.total_pages()));
+        if after.wants_full_merge() {
+            start_full_merge(db, index)?;
+        }
+        if added > 0 {
+            let budget = i64::try_from(added * BULK_MERGE_FACTOR).unwrap_or(i64::MAX);
+            command(db, index, "merge", budget)?;
+        }
+    }
+    set_automerge(db, AUTOMERGE)?;
+    Ok(out)
+}
+
+/// Each index's structure record, decoded; `None` for a missing record or one this code
+/// cannot read (a future FTS5 format), which only means no upkeep. Both in one statement:
+/// this runs in every write request.
+fn structures(db: &dyn Sql) -> Result<Vec<Option<Structure>>> {
     let records: Vec<String> = INDEXES
         .iter()
         .map(|index| format!("(SELECT block FROM {index}_data WHERE id = {STRUCTURE_ROW})"))
         .collect();
     let rows = db.execute(&format!("SELECT {}", records.join(", ")), &[])?;
     let Some(records) = rows.rows.first() else {
-        return Ok(());
+        return Ok(INDEXES.iter().map(|_| None).collect());
     };
-    for (index, record) in INDEXES.iter().zip(records) {
-        // A missing record, or one this code cannot read (a future FTS5 format), only means
-        // no upkeep.
-        let Value::Blob(record) = record else {
-            continue;
-        };
-        if Structure::decode(record).is_some_and(|s| s.wants_full_merge()) {
-            db.execute(
-                &format!("INSERT INTO {index} ({index}, rank) VALUES ('merge', -1)"),
-                &[],
-            )?;
-        }
+    Ok(records
+        .iter()
+        .map(|record| match record {
+            Value::Blob(record) => Structure::decode(record),
+            _ => None,
+        })
+        .collect())
+}
+
+fn start_full_merge(db: &dyn Sql, index: &str) -> Result<()> {
+    command(db, index, "merge", -1)
+}
+
+fn set_automerge(db: &dyn Sql, segments: i64) -> Result<()> {
+    for index in INDEXES {
+        command(db, index, "automerge", segments)?;
     }
+    Ok(())
+}
+
+/// One of FTS5's special inserts (`INSERT INTO t (t, rank) VALUES (command, argument)`).
+fn command(db: &dyn Sql, index: &str, command: &str, argument: i64) -> Result<()> {
+    db.execute(
+        &format!("INSERT INTO {index} ({index}, rank) VALUES (?, ?)"),
+        &[command.into(), argument.into()],
+    )?;
     Ok(())
 }
 
@@ -117,6 +184,10 @@ impl Structure {
                 >= 2
     }
 
+    fn total_pages(&self) -> u64 {
+        self.pages().sum()
+    }
+
     fn pages(&self) -> impl Iterator<Item = u64> + '_ {
         self.levels.iter().flat_map(|l| l.pages.iter().copied())
     }
@@ -170,19 +241,24 @@ mod tests {
         }
     }
 
+    fn insert(db: &NativeSql, i: usize) -> Result<()> {
+        db.execute(
+            "INSERT INTO contacts (contact_id, first_name, last_name, display_name, email, \
+             email_norm, created_at, updated_at) VALUES (?, ?, 'Lima', 'x', ?, ?, 't', 't')",
+            &[
+                format!("c{i}").into(),
+                format!("Ana{i}").into(),
+                format!("ana{i}@x.io").into(),
+                format!("ana{i}@x.io").into(),
+            ],
+        )?;
+        Ok(())
+    }
+
     fn insert_one_per_transaction(db: &NativeSql, from: usize, n: usize, tend: bool) {
         for i in from..from + n {
             crate::kernel::store::write_tx(db, || {
-                db.execute(
-                    "INSERT INTO contacts (contact_id, first_name, last_name, display_name, email, \
-                     email_norm, created_at, updated_at) VALUES (?, ?, 'Lima', 'x', ?, ?, 't', 't')",
-                    &[
-                        format!("c{i}").into(),
-                        format!("Ana{i}").into(),
-                        format!("ana{i}@x.io").into(),
-                        format!("ana{i}@x.io").into(),
-                    ],
-                )?;
+                insert(db, i)?;
                 if tend {
                     upkeep(db)?;
                 }
@@ -190,6 +266,24 @@ mod tests {
             })
             .unwrap();
         }
+    }
+
+    fn automerge(db: &NativeSql, index: &str) -> Option<i64> {
+        db.execute(
+            &format!("SELECT v FROM {index}_config WHERE k = 'automerge'"),
+            &[],
+        )
+        .unwrap()
+        .scalar_i64()
+    }
+
+    /// Pages still to merge in the merge under way.
+    fn merging_pages(s: &Structure) -> u64 {
+        s.levels
+            .iter()
+            .filter(|l| l.merging)
+            .flat_map(|l| &l.pages)
+            .sum()
     }
 
     #[test]
@@ -265,5 +359,55 @@ mod tests {
             .unwrap()
             .scalar_i64();
         assert_eq!(n, Some(6_000));
+    }
+
+    #[test]
+    fn a_bulk_write_merges_in_proportion_to_what_it_added() {
+        let db = NativeSql::open_in_memory();
+        schema::ensure(&db).unwrap();
+        insert_one_per_transaction(&db, 0, 3_000, false);
+        command(&db, "search_grams", "merge", -1).unwrap();
+        let before = structure(&db, "search_grams");
+        let to_merge = merging_pages(&before);
+        assert!(to_merge > 50, "{before:?}");
+
+        crate::kernel::store::write_tx(&db, || {
+            bulk_write(&db, || (3_000..3_020).try_for_each(|i| insert(&db, i)))
+        })
+        .unwrap();
+        let after = structure(&db, "search_grams");
+        let added = after.total_pages() - before.total_pages();
+        let merged = to_merge - merging_pages(&after);
+        assert!(merged > 0, "the merge under way moved on: {after:?}");
+        assert!(
+            merged <= BULK_MERGE_FACTOR * added,
+            "merged {merged} pages for {added} added: {before:?}\n{after:?}"
+        );
+        for index in INDEXES {
+            assert_eq!(automerge(&db, index), Some(AUTOMERGE), "{index}");
+        }
+    }
+
+    #[test]
+    fn a_failed_bulk_write_leaves_automerge_and_the_index_as_they_were() {
+        let db = NativeSql::open_in_memory();
+        schema::ensure(&db).unwrap();
+        insert_one_per_transaction(&db, 0, 100, false);
+        let before = structure(&db, "search_grams");
+        let failed = crate::kernel::store::write_tx(&db, || {
+            bulk_write(&db, || {
+                insert(&db, 100)?;
+                Err::<(), _>(crate::Error::Storage("forced".into()))
+            })
+        });
+        assert!(failed.is_err());
+        assert_eq!(structure(&db, "search_grams"), before);
+        for index in INDEXES {
+            assert_eq!(automerge(&db, index), None, "{index}: still the default");
+        }
+        // Automerge is on again for this connection: single writes keep merging.
+        insert_one_per_transaction(&db, 100, 400, false);
+        let s = structure(&db, "search_grams");
+        assert!(s.levels.iter().all(|l| l.pages.len() < 16), "{s:?}");
     }
 }
