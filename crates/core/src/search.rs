@@ -393,8 +393,9 @@ pub fn reindex(db: &dyn Sql) -> Result<()> {
 }
 
 /// Merges each index into a single segment at once, in the caller's transaction, for
-/// whoever has just written many contacts (a rebuild, an import). FTS5 writes every transaction's entries as a new segment
-/// and merges them only level by level, so a bulk load leaves several large segments behind
+/// whoever has just written many contacts outside any request (a rebuild, the seeder).
+/// FTS5 writes every transaction's entries as a new segment and merges them only level by
+/// level, so a bulk load leaves several large segments behind
 /// (ten after a million contacts in batches), and every look-up walks each of them: an
 /// email window 0.95 ms with ten segments, 0.10 ms with one (docs/benchmarks.md). About
 /// four seconds at a million contacts; [`upkeep`] does the same work a little at a time

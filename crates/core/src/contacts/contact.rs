@@ -517,6 +517,14 @@ impl Edit {
     /// Applies the edit; returns the field keys whose value actually changed.
     pub fn apply(&self, contact: &mut Contact, catalogue: &Catalogue) -> Vec<String> {
         let before = contact.clone();
+        self.write_into(contact, catalogue);
+        contact.derive_display_name();
+        changed_keys(&before, contact, catalogue)
+    }
+
+    /// Writes the edit's values into the contact, leaving the display name and the changed
+    /// keys to a caller that applies several edits in turn (an import row's policies).
+    pub fn write_into(&self, contact: &mut Contact, catalogue: &Catalogue) {
         for (col, v) in &self.set {
             contact.cols.insert(col, v.clone());
         }
@@ -539,8 +547,6 @@ impl Edit {
                 contact.identities.push(identity.clone());
             }
         }
-        contact.derive_display_name();
-        changed_keys(&before, contact, catalogue)
     }
 }
 

@@ -5,6 +5,8 @@
 //! value is checked exactly as a PATCH checks it; an error names the column and the value.
 //! An empty cell imports nothing: it never clears a value.
 
+use std::borrow::Cow;
+
 use serde_json::{json, Map, Value as Json};
 
 use crate::contacts::contact::{
@@ -234,11 +236,11 @@ impl RowEdit {
         let before = contact.clone();
         for (policy, edit) in &self.edits {
             let effective = match policy {
-                Policy::Overwrite => edit.clone(),
-                Policy::UpdateBlankOnly => blank_only(edit, contact),
-                Policy::Append => appended(edit, contact, catalogue)?,
+                Policy::Overwrite => Cow::Borrowed(edit),
+                Policy::UpdateBlankOnly => Cow::Owned(blank_only(edit, contact)),
+                Policy::Append => Cow::Owned(appended(edit, contact, catalogue)?),
             };
-            effective.apply(contact, catalogue);
+            effective.write_into(contact, catalogue);
         }
         if !job_tags.is_empty() {
             let all = contact

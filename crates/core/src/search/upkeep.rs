@@ -34,8 +34,9 @@ const LARGE_FRACTION: u64 = 8;
 const AUTOMERGE: i64 = 4;
 
 /// Pages of merging a bulk write does per page it added: about what FTS5's automerge does on
-/// an index of a few levels, so segments do not pile up, without the level count's growth.
-const BULK_MERGE_FACTOR: u64 = 4;
+/// an index of eight levels, without the level count's growth. At 1M, 4 left an import's
+/// index with a full merge far from done and search p50 right after it 0.5 ms slower.
+const BULK_MERGE_FACTOR: u64 = 8;
 
 /// Starts a full merge of each index that has two large segments and no merge under way.
 pub fn upkeep(db: &dyn Sql) -> Result<()> {
@@ -379,8 +380,9 @@ mod tests {
         let added = after.total_pages() - before.total_pages();
         let merged = to_merge - merging_pages(&after);
         assert!(merged > 0, "the merge under way moved on: {after:?}");
+        // FTS5 stops merging at the end of the leaf that crosses the budget.
         assert!(
-            merged <= BULK_MERGE_FACTOR * added,
+            merged <= BULK_MERGE_FACTOR * added + 8,
             "merged {merged} pages for {added} added: {before:?}\n{after:?}"
         );
         for index in INDEXES {
