@@ -34,9 +34,9 @@ const LARGE_FRACTION: u64 = 8;
 const AUTOMERGE: i64 = 4;
 
 /// Pages of merging a bulk write does per page it added: about what FTS5's automerge does on
-/// an index of eight levels, without the level count's growth. At 1M, 4 left an import's
-/// index with a full merge far from done and search p50 right after it 0.5 ms slower.
-const BULK_MERGE_FACTOR: u64 = 8;
+/// an index of a few levels, without the level count's growth. At 1M, 8 cost an import 11%
+/// of its speed and left search no faster right after it (docs/benchmarks.md, Import).
+const BULK_MERGE_FACTOR: u64 = 4;
 
 /// Starts a full merge of each index that has two large segments and no merge under way.
 pub fn upkeep(db: &dyn Sql) -> Result<()> {
