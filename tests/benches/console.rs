@@ -58,12 +58,10 @@ const V2_OBJECTS: &[(&str, &str)] = &[
     ("INDEX", "contacts_last_name"),
     ("INDEX", "contacts_company"),
     ("INDEX", "contacts_updated_at"),
-    ("TRIGGER", "segment_tallies_insert"),
-    ("TRIGGER", "segment_tallies_delete"),
+    // Since schema version 3 inserts and deletes move the tallies and the generation inside
+    // `contacts_insert` / `contacts_delete`, shared with search: not dropped here.
     ("TRIGGER", "segment_tallies_block"),
-    ("TRIGGER", "contacts_generation_insert"),
     ("TRIGGER", "contacts_generation_update"),
-    ("TRIGGER", "contacts_generation_delete"),
     ("TRIGGER", "contacts_generation_tag_insert"),
     ("TRIGGER", "contacts_generation_tag_delete"),
 ];

@@ -29,11 +29,14 @@ const QUERIES: usize = 200;
 const HOST_ROUNDS: usize = 5;
 /// The ranked scan reads every row; a quarter of the queries keeps the run short.
 const RANKED_SCAN_EVERY: usize = 4;
+/// The triggers that index contacts. Since schema version 3 an insert's indexing shares
+/// `contacts_insert` with the duplicate keys and segment tallies, so "without" drops those
+/// small parts too.
 const SEARCH_TRIGGERS: &[&str] = &[
-    "contacts_search_insert",
+    "contacts_insert",
     "contacts_search_update_words",
     "contacts_search_update_grams",
-    "contacts_search_delete",
+    "contacts_delete",
 ];
 
 fn row(name: &str, f: &Figures) {
@@ -208,7 +211,7 @@ fn main() {
         &with,
     );
     row(
-        "POST /api/contacts through the host, without them",
+        "POST /api/contacts through the host, without contact triggers",
         &without,
     );
     let (rate_with, rate_without) = native_insert_rates();

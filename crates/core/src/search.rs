@@ -357,20 +357,143 @@ pub const SCHEMA_V2: &[&str] = &[
     ),
 ];
 
-/// What [`reindex`] runs before [`optimize`].
-const REINDEX: &[&str] = &[
-    "INSERT INTO search_words (search_words) VALUES ('delete-all')",
-    "INSERT INTO search_grams (search_grams) VALUES ('delete-all')",
+/// The columns a re-index of `search_grams` follows, of the contacts row `$r`, as one row
+/// value (`(a, b) IS NOT (c, d)`: one comparison in the trigger's text, which every
+/// connection parses).
+macro_rules! gram_columns {
+    ($r:literal) => {
+        concat!(
+            "(",
+            $r,
+            ".first_name, ",
+            $r,
+            ".last_name, ",
+            $r,
+            ".email_norm, ",
+            $r,
+            ".phone, ",
+            $r,
+            ".phone_e164, ",
+            $r,
+            ".mobile, ",
+            $r,
+            ".mobile_e164, ",
+            $r,
+            ".secondary_emails, ",
+            $r,
+            ".secondary_phone_keys)"
+        )
+    };
+}
+
+/// [`gram_columns`] and the custom values: what a re-index of `search_words` follows.
+macro_rules! word_columns {
+    ($r:literal) => {
+        concat!(
+            "(",
+            $r,
+            ".first_name, ",
+            $r,
+            ".last_name, ",
+            $r,
+            ".email_norm, ",
+            $r,
+            ".phone, ",
+            $r,
+            ".phone_e164, ",
+            $r,
+            ".mobile, ",
+            $r,
+            ".mobile_e164, ",
+            $r,
+            ".secondary_emails, ",
+            $r,
+            ".secondary_phone_keys, ",
+            $r,
+            ".custom)"
+        )
+    };
+}
+
+/// The statements that index contact `new` in both indexes, read from the views of
+/// [`SCHEMA_V3`]: part of the `contacts_insert` trigger (`kernel::schema`).
+macro_rules! on_contact_insert {
+    () => {
+        concat!(
+            "INSERT INTO search_words (rowid, name, email, phone, custom) \
+               SELECT doc, name, email, phone, custom FROM search_words_rows WHERE id = new.id; \
+             INSERT INTO search_grams (rowid, name, email, phone) \
+               SELECT doc, name, email, phone FROM search_grams_rows WHERE id = new.id; ",
+            $crate::search::index_row!(names)
+        )
+    };
+}
+
+/// The statements that drop contact `old` from both indexes: part of `contacts_delete`.
+macro_rules! on_contact_delete {
+    () => {
+        "DELETE FROM search_words WHERE rowid = -old.id; \
+         DELETE FROM search_grams WHERE rowid = -old.id;"
+    };
+}
+
+pub(crate) use {index_row, on_contact_delete, on_contact_insert};
+
+/// Version 3: a smaller schema for every connection to parse (SQLite parses every trigger
+/// and view of the schema when a connection first runs a statement; under Spin that is
+/// every request: docs/benchmarks.md, "Per-request floor"). What each index holds for a
+/// contact is written once, in a view the triggers read by id, where the insert and both
+/// update triggers each carried a copy of it; an update's condition is one row-value
+/// comparison; inserting and deleting contacts index and un-index them in the
+/// `contacts_insert` / `contacts_delete` triggers that `kernel::schema` composes from every
+/// room's part. Nothing indexed changes.
+pub const SCHEMA_V3: &[&str] = &[
+    "DROP TRIGGER contacts_search_insert",
+    "DROP TRIGGER contacts_search_delete",
+    "DROP TRIGGER contacts_search_update_words",
+    "DROP TRIGGER contacts_search_update_grams",
+    // `doc` is the index row id (the contact's negated); `id` the contact's, which a
+    // trigger's `WHERE id = new.id` looks up by primary key.
     concat!(
-        "INSERT INTO search_words (rowid, name, email, phone, custom) SELECT ",
+        "CREATE VIEW search_words_rows (id, doc, name, email, phone, custom) AS SELECT c.id, ",
         indexed_all!(words, "c"),
         " FROM contacts c"
     ),
     concat!(
-        "INSERT INTO search_grams (rowid, name, email, phone) SELECT ",
+        "CREATE VIEW search_grams_rows (id, doc, name, email, phone) AS SELECT c.id, ",
         indexed_all!(grams, "c"),
         " FROM contacts c"
     ),
+    concat!(
+        "CREATE TRIGGER contacts_search_update_words AFTER UPDATE ON contacts WHEN ",
+        word_columns!("old"),
+        " IS NOT ",
+        word_columns!("new"),
+        " BEGIN DELETE FROM search_words WHERE rowid = -old.id; \
+           INSERT INTO search_words (rowid, name, email, phone, custom) \
+             SELECT doc, name, email, phone, custom FROM search_words_rows WHERE id = new.id; ",
+        index_row!(names),
+        " END"
+    ),
+    concat!(
+        "CREATE TRIGGER contacts_search_update_grams AFTER UPDATE ON contacts WHEN ",
+        gram_columns!("old"),
+        " IS NOT ",
+        gram_columns!("new"),
+        " BEGIN DELETE FROM search_grams WHERE rowid = -old.id; \
+           INSERT INTO search_grams (rowid, name, email, phone) \
+             SELECT doc, name, email, phone FROM search_grams_rows WHERE id = new.id; END"
+    ),
+];
+
+/// What [`reindex`] runs before [`optimize`].
+const REINDEX: &[&str] = &[
+    "INSERT INTO search_words (search_words) VALUES ('delete-all')",
+    "INSERT INTO search_grams (search_grams) VALUES ('delete-all')",
+    "INSERT INTO search_words (rowid, name, email, phone, custom) \
+       SELECT doc, name, email, phone, custom FROM search_words_rows",
+    "INSERT INTO search_grams (rowid, name, email, phone) \
+       SELECT doc, name, email, phone FROM search_grams_rows",
     "INSERT OR IGNORE INTO search_names (name) \
        SELECT search_first FROM contacts WHERE search_first <> '' \
        UNION SELECT search_last FROM contacts WHERE search_last <> ''",

@@ -32,6 +32,14 @@ const MIGRATIONS: &[&[&[&str]]] = &[
         crate::contacts::settings::SCHEMA_V2,
         crate::search::SCHEMA_V2,
     ],
+    // A smaller schema for every connection to parse (one per request under Spin): the
+    // same indexes, keys and tallies, kept by fewer and shorter triggers.
+    &[
+        crate::merge::duplicates::SCHEMA_V3,
+        crate::search::SCHEMA_V3,
+        crate::query::segments::SCHEMA_V3,
+        CONTACT_TRIGGERS_V3,
+    ],
 ];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
@@ -128,6 +136,29 @@ const CORE_V1: &[&str] = &[
         login TEXT NOT NULL,
         created_at TEXT NOT NULL
     )",
+];
+
+/// One trigger per event on `contacts` for what every room keeps of a contact that is
+/// inserted or deleted (the search indexes, the duplicate keys, the segment tallies and
+/// the generation), each room's statements its own: SQLite parses each trigger on every
+/// connection, and a trigger costs more to parse than its statements alone
+/// (docs/benchmarks.md, "Per-request floor"). Updates keep their own triggers, each with
+/// the condition or column list that spares most updates its work.
+const CONTACT_TRIGGERS_V3: &[&str] = &[
+    concat!(
+        "CREATE TRIGGER contacts_insert AFTER INSERT ON contacts BEGIN ",
+        crate::search::on_contact_insert!(),
+        crate::merge::duplicates::on_contact_insert!(),
+        crate::query::segments::on_contact_insert!(),
+        " END"
+    ),
+    concat!(
+        "CREATE TRIGGER contacts_delete AFTER DELETE ON contacts BEGIN ",
+        crate::search::on_contact_delete!(),
+        crate::merge::duplicates::on_contact_delete!(),
+        crate::query::segments::on_contact_delete!(),
+        " END"
+    ),
 ];
 
 /// Brings the database to [`LATEST`]; cheap when it is there already.

@@ -109,7 +109,7 @@ macro_rules! name_present {
     };
 }
 
-/// Contacts with this name and company, counted up to two (through `contacts_name_company`).
+/// Contacts with this name and company, counted up to two (version 2's triggers).
 macro_rules! name_holders {
     ($row:literal) => {
         concat!(
@@ -267,6 +267,146 @@ pub const SCHEMA_V2: &[&str] = &[
     ),
 ];
 
+/// Version 3's statements keeping `duplicate_keys` (see [`SCHEMA_V3`]): a key of `$kind`
+/// and `$value` (row `new` or `old` of a trigger) kept while two contacts hold it, dropped
+/// when fewer do, counted through the `match_key_holders` view.
+macro_rules! keep_shared_key {
+    ($kind:literal, $value:literal) => {
+        concat!(
+            "INSERT OR IGNORE INTO duplicate_keys (rank, value) SELECT ",
+            $kind,
+            " <> 'email', ",
+            $value,
+            " WHERE (SELECT count(*) FROM (SELECT 1 FROM match_key_holders WHERE kind = ",
+            $kind,
+            " AND value = ",
+            $value,
+            " LIMIT 2)) = 2;"
+        )
+    };
+}
+
+macro_rules! drop_unshared_key {
+    ($kind:literal, $value:literal) => {
+        concat!(
+            "DELETE FROM duplicate_keys WHERE rank = (",
+            $kind,
+            " <> 'email') AND value = ",
+            $value,
+            " AND (SELECT count(*) FROM (SELECT 1 FROM match_key_holders WHERE kind = ",
+            $kind,
+            " AND value = ",
+            $value,
+            " LIMIT 2)) < 2;"
+        )
+    };
+}
+
+/// The same for the name-and-company key of row `$r` (`name_key`, NULL unless all three
+/// are present, so a NULL key matches nothing).
+macro_rules! keep_shared_name {
+    ($r:literal) => {
+        concat!(
+            "INSERT OR IGNORE INTO duplicate_keys (rank, value) SELECT 2, ",
+            $r,
+            ".name_key WHERE (SELECT count(*) FROM (SELECT 1 FROM contacts WHERE name_key = ",
+            $r,
+            ".name_key LIMIT 2)) = 2;"
+        )
+    };
+}
+
+macro_rules! drop_unshared_name {
+    ($r:literal) => {
+        concat!(
+            "DELETE FROM duplicate_keys WHERE rank = 2 AND value = ",
+            $r,
+            ".name_key AND (SELECT count(*) FROM (SELECT 1 FROM contacts WHERE name_key = ",
+            $r,
+            ".name_key LIMIT 2)) < 2;"
+        )
+    };
+}
+
+/// `duplicate_keys`' part of the `contacts_insert` trigger (`kernel::schema`).
+macro_rules! on_contact_insert {
+    () => {
+        $crate::merge::duplicates::keep_shared_name!("new")
+    };
+}
+
+/// `duplicate_keys`' part of the `contacts_delete` trigger.
+macro_rules! on_contact_delete {
+    () => {
+        $crate::merge::duplicates::drop_unshared_name!("old")
+    };
+}
+
+pub(crate) use {drop_unshared_name, keep_shared_name, on_contact_delete, on_contact_insert};
+
+/// Version 3: the same keys, kept by shorter triggers, for a smaller schema to parse on every
+/// connection (`search::SCHEMA_V3` says why). The name-and-company key becomes a generated
+/// column with its own index, so the triggers, the candidates and the group members compare
+/// one value; an email or phone key's holders are one view over `contact_keys` and
+/// `identities`. `duplicate_keys` holds the same rows: `name_key` is the value rank 2 stored.
+pub const SCHEMA_V3: &[&str] = &[
+    "ALTER TABLE contacts ADD COLUMN name_key TEXT GENERATED ALWAYS AS (CASE \
+       WHEN first_name IS NOT NULL AND last_name IS NOT NULL AND company IS NOT NULL \
+       THEN json_array(lower(first_name), lower(last_name), lower(company)) END) VIRTUAL",
+    "CREATE INDEX contacts_name_key ON contacts(name_key) WHERE name_key IS NOT NULL",
+    "DROP INDEX contacts_name_company",
+    // SQLite pushes `kind = ? AND value = ?` into both arms: two index look-ups.
+    "CREATE VIEW match_key_holders (kind, value, contact_rowid) AS \
+       SELECT kind, value, contact_rowid FROM contact_keys \
+       UNION SELECT match_kind, match_value, contact_rowid FROM identities",
+    "DROP TRIGGER duplicate_keys_key_insert",
+    "DROP TRIGGER duplicate_keys_key_delete",
+    "DROP TRIGGER duplicate_keys_identity_insert",
+    "DROP TRIGGER duplicate_keys_identity_delete",
+    "DROP TRIGGER duplicate_keys_identity_move",
+    "DROP TRIGGER duplicate_keys_name_insert",
+    "DROP TRIGGER duplicate_keys_name_update",
+    "DROP TRIGGER duplicate_keys_name_delete",
+    concat!(
+        "CREATE TRIGGER duplicate_keys_key_insert AFTER INSERT ON contact_keys BEGIN ",
+        keep_shared_key!("new.kind", "new.value"),
+        " END"
+    ),
+    concat!(
+        "CREATE TRIGGER duplicate_keys_key_delete AFTER DELETE ON contact_keys BEGIN ",
+        drop_unshared_key!("old.kind", "old.value"),
+        " END"
+    ),
+    concat!(
+        "CREATE TRIGGER duplicate_keys_identity_insert AFTER INSERT ON identities \
+         WHEN new.match_value IS NOT NULL BEGIN ",
+        keep_shared_key!("new.match_kind", "new.match_value"),
+        " END"
+    ),
+    concat!(
+        "CREATE TRIGGER duplicate_keys_identity_delete AFTER DELETE ON identities \
+         WHEN old.match_value IS NOT NULL BEGIN ",
+        drop_unshared_key!("old.match_kind", "old.match_value"),
+        " END"
+    ),
+    // A merge moves identities to the primary: the holders of their keys change.
+    concat!(
+        "CREATE TRIGGER duplicate_keys_identity_move AFTER UPDATE OF contact_rowid ON identities \
+         WHEN new.match_value IS NOT NULL BEGIN ",
+        keep_shared_key!("new.match_kind", "new.match_value"),
+        drop_unshared_key!("new.match_kind", "new.match_value"),
+        " END"
+    ),
+    // `repo::save` sets every column: the WHEN clause keeps other edits from looking.
+    concat!(
+        "CREATE TRIGGER duplicate_keys_name_update AFTER UPDATE OF first_name, last_name, company \
+         ON contacts WHEN old.name_key IS NOT new.name_key BEGIN ",
+        drop_unshared_name!("old"),
+        keep_shared_name!("new"),
+        " END"
+    ),
+];
+
 /// `(other, reason)` rows: every contact that shares a match key with contact `id` (an SQL
 /// expression: a numbered parameter, or `c.id` inside a read), one row per key shared.
 /// The one definition of a possible duplicate; each part is an index look-up.
@@ -285,9 +425,8 @@ pub fn candidates_sql(id: &str) -> String {
            UNION ALL SELECT i2.contact_rowid, 'identity' FROM identities i1 \
              JOIN identities i2 ON i2.match_kind = i1.match_kind AND i2.match_value = i1.match_value \
            WHERE i1.contact_rowid = {id} \
-           UNION ALL SELECT c2.id, 'name_company' FROM contacts c1 JOIN contacts c2 \
-             ON lower(c2.first_name) = lower(c1.first_name) AND lower(c2.last_name) = lower(c1.last_name) \
-            AND lower(c2.company) = lower(c1.company) \
+           UNION ALL SELECT c2.id, 'name_company' FROM contacts c1 \
+             JOIN contacts c2 ON c2.name_key = c1.name_key \
            WHERE c1.id = {id}) \
          WHERE other <> {id}"
     )
@@ -299,16 +438,12 @@ pub fn count_sql(id: &str) -> String {
 }
 
 /// The contacts holding key `d` (a `duplicate_keys` row): by email or phone, as their own
-/// or through an identity, or by name and company. The JSON is read only for rank 2 (an
-/// email is not JSON).
+/// or through an identity, or by name and company (`name_key` is rank 2's value).
 const HOLDERS: &str = "SELECT contact_rowid AS id FROM contact_keys \
       WHERE d.rank < 2 AND kind = iif(d.rank = 0, 'email', 'phone') AND value = d.value \
     UNION SELECT contact_rowid FROM identities \
       WHERE d.rank < 2 AND match_kind = iif(d.rank = 0, 'email', 'phone') AND match_value = d.value \
-    UNION SELECT id FROM contacts WHERE d.rank = 2 \
-      AND lower(first_name) = iif(d.rank = 2, d.value ->> 0, NULL) \
-      AND lower(last_name) = iif(d.rank = 2, d.value ->> 1, NULL) \
-      AND lower(company) = iif(d.rank = 2, d.value ->> 2, NULL)";
+    UNION SELECT id FROM contacts WHERE d.rank = 2 AND name_key = d.value";
 
 /// The columns a duplicate prompt and the merge dialog show beside each contact.
 const SUMMARY: &str = "json_object('contact_id', c.contact_id, 'display_name', c.display_name, \

@@ -314,6 +314,51 @@ fn the_migration_finds_the_keys_stored_before_it() {
     );
 }
 
+/// Version 3 keeps the keys version 2's triggers stored, and its own triggers match the
+/// rows stored before it: the name key of an old row is the value version 2 stored.
+#[test]
+fn upgrading_to_version_3_keeps_the_keys_and_goes_on_keeping_them() {
+    let db = NativeSql::open_in_memory();
+    schema::migrate(&db, 2).unwrap();
+    for (rowid, first, company, email) in [(1, "Jo", "K", "a@x.com"), (2, "jo", "k", "b@x.com")] {
+        db.execute(
+            "INSERT INTO contacts (id, contact_id, first_name, last_name, company, display_name, \
+               created_at, updated_at) VALUES (?1, ?2, ?3, 'Ng', ?4, 'x', 'x', 'x')",
+            &[
+                rowid.into(),
+                format!("C{rowid}").into(),
+                first.into(),
+                company.into(),
+            ],
+        )
+        .unwrap();
+        db.execute(
+            "INSERT INTO contact_keys (kind, value, contact_rowid) VALUES ('email', ?1, ?2), \
+               ('email', 'shared@x.com', ?2)",
+            &[email.into(), rowid.into()],
+        )
+        .unwrap();
+    }
+    let keys = |db: &NativeSql| {
+        db.execute("SELECT rank, value FROM duplicate_keys ORDER BY 1, 2", &[])
+            .unwrap()
+            .rows
+    };
+    let before = keys(&db);
+    assert_eq!(before.len(), 2, "{before:?}");
+    schema::ensure(&db).unwrap();
+    assert_eq!(keys(&db), before);
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM contacts WHERE name_key = (SELECT value FROM duplicate_keys WHERE rank = 2)"),
+        2
+    );
+    db.execute("DELETE FROM contact_keys WHERE contact_rowid = 2", &[])
+        .unwrap();
+    db.execute("DELETE FROM contacts WHERE id = 2", &[])
+        .unwrap();
+    assert_eq!(keys(&db), Vec::<Vec<Value>>::new());
+}
+
 #[test]
 fn a_contact_with_candidates_is_in_a_group_and_one_without_is_in_none() {
     let db = db();
