@@ -179,9 +179,9 @@ macro_rules! indexed_all {
             ", ' ') FROM json_each(",
             $r,
             ".secondary_emails) j)), ",
-            all_phones!($r),
+            $crate::search::all_phones!($r),
             ", ",
-            custom_values!($r)
+            $crate::search::custom_values!($r)
         )
     };
     (grams, $r:literal) => {
@@ -189,11 +189,11 @@ macro_rules! indexed_all {
             "-",
             $r,
             ".id, '  ' || ",
-            separate!(concat!($r, ".search_name")),
+            $crate::search::separate!(concat!($r, ".search_name")),
             ", '  ' || replace(",
-            all_emails!($r),
+            $crate::search::all_emails!($r),
             ", ' ', '  '), '  ' || replace(",
-            all_phones!($r),
+            $crate::search::all_phones!($r),
             ", ' ', '  ')"
         )
     };
@@ -357,73 +357,50 @@ pub const SCHEMA_V2: &[&str] = &[
     ),
 ];
 
-/// The columns a re-index of `search_grams` follows, of the contacts row `$r`, as one row
-/// value (`(a, b) IS NOT (c, d)`: one comparison in the trigger's text, which every
-/// connection parses).
+/// The columns a re-index of `search_grams` follows, each after `$p` (`""`, `"old."` or
+/// `"new."`).
 macro_rules! gram_columns {
-    ($r:literal) => {
+    ($p:literal) => {
         concat!(
-            "(",
-            $r,
-            ".first_name, ",
-            $r,
-            ".last_name, ",
-            $r,
-            ".email_norm, ",
-            $r,
-            ".phone, ",
-            $r,
-            ".phone_e164, ",
-            $r,
-            ".mobile, ",
-            $r,
-            ".mobile_e164, ",
-            $r,
-            ".secondary_emails, ",
-            $r,
-            ".secondary_phone_keys)"
+            $p,
+            "first_name, ",
+            $p,
+            "last_name, ",
+            $p,
+            "email_norm, ",
+            $p,
+            "phone, ",
+            $p,
+            "phone_e164, ",
+            $p,
+            "mobile, ",
+            $p,
+            "mobile_e164, ",
+            $p,
+            "secondary_emails, ",
+            $p,
+            "secondary_phone_keys"
         )
     };
 }
 
 /// [`gram_columns`] and the custom values: what a re-index of `search_words` follows.
 macro_rules! word_columns {
-    ($r:literal) => {
-        concat!(
-            "(",
-            $r,
-            ".first_name, ",
-            $r,
-            ".last_name, ",
-            $r,
-            ".email_norm, ",
-            $r,
-            ".phone, ",
-            $r,
-            ".phone_e164, ",
-            $r,
-            ".mobile, ",
-            $r,
-            ".mobile_e164, ",
-            $r,
-            ".secondary_emails, ",
-            $r,
-            ".secondary_phone_keys, ",
-            $r,
-            ".custom)"
-        )
+    ($p:literal) => {
+        concat!(gram_columns!($p), ", ", $p, "custom")
     };
 }
 
-/// The statements that index contact `new` in both indexes, read from the views of
-/// [`SCHEMA_V3`]: part of the `contacts_insert` trigger (`kernel::schema`).
+/// The statements that index contact `new` in both indexes: part of the `contacts_insert`
+/// trigger (`kernel::schema`).
 macro_rules! on_contact_insert {
     () => {
         concat!(
-            "INSERT INTO search_words (rowid, name, email, phone, custom) \
-               SELECT doc, name, email, phone, custom FROM search_words_rows WHERE id = new.id; \
-             INSERT INTO search_grams (rowid, name, email, phone) \
-               SELECT doc, name, email, phone FROM search_grams_rows WHERE id = new.id; ",
+            "INSERT INTO search_words (rowid, name, email, phone, custom) VALUES (",
+            $crate::search::indexed_all!(words, "new"),
+            "); INSERT INTO search_grams (rowid, name, email, phone) VALUES (",
+            $crate::search::indexed_all!(grams, "new"),
+            "); ",
             $crate::search::index_row!(names)
         )
     };
@@ -437,52 +414,49 @@ macro_rules! on_contact_delete {
     };
 }
 
-pub(crate) use {index_row, on_contact_delete, on_contact_insert};
+pub(crate) use {
+    all_emails, all_phones, custom_values, index_row, indexed_all, on_contact_delete,
+    on_contact_insert, separate,
+};
 
-/// Version 3: a smaller schema for every connection to parse (SQLite parses every trigger
-/// and view of the schema when a connection first runs a statement; under Spin that is
-/// every request: docs/benchmarks.md, "Per-request floor"). What each index holds for a
-/// contact is written once, in a view the triggers read by id, where the insert and both
-/// update triggers each carried a copy of it; an update's condition is one row-value
-/// comparison; inserting and deleting contacts index and un-index them in the
+/// Version 3: less for every connection to parse, and less for every update to compile
+/// (SQLite parses every trigger of the schema when a connection first runs a statement,
+/// and compiles the triggers an INSERT, UPDATE or DELETE may fire into it when it is
+/// prepared; under Spin both happen in every request: docs/benchmarks.md, "Per-request
+/// floor"). Inserting and deleting contacts index and un-index them in the
 /// `contacts_insert` / `contacts_delete` triggers that `kernel::schema` composes from every
-/// room's part. Nothing indexed changes.
+/// room's part; an update re-indexes on one row-value comparison, and only updates that
+/// set an indexed column compile it (`UPDATE OF`: a chat event's activity update, a bulk
+/// change of owner, stage or block state do not). The values indexed stay inline, not in a
+/// view the triggers would read: a view parses once but costs every write that fires it
+/// more to compile. Nothing indexed changes.
 pub const SCHEMA_V3: &[&str] = &[
     "DROP TRIGGER contacts_search_insert",
     "DROP TRIGGER contacts_search_delete",
     "DROP TRIGGER contacts_search_update_words",
     "DROP TRIGGER contacts_search_update_grams",
-    // `doc` is the index row id (the contact's negated); `id` the contact's, which a
-    // trigger's `WHERE id = new.id` looks up by primary key.
     concat!(
-        "CREATE VIEW search_words_rows (id, doc, name, email, phone, custom) AS SELECT c.id, ",
-        indexed_all!(words, "c"),
-        " FROM contacts c"
-    ),
-    concat!(
-        "CREATE VIEW search_grams_rows (id, doc, name, email, phone) AS SELECT c.id, ",
-        indexed_all!(grams, "c"),
-        " FROM contacts c"
-    ),
-    concat!(
-        "CREATE TRIGGER contacts_search_update_words AFTER UPDATE ON contacts WHEN ",
-        word_columns!("old"),
-        " IS NOT ",
-        word_columns!("new"),
-        " BEGIN DELETE FROM search_words WHERE rowid = -old.id; \
-           INSERT INTO search_words (rowid, name, email, phone, custom) \
-             SELECT doc, name, email, phone, custom FROM search_words_rows WHERE id = new.id; ",
+        "CREATE TRIGGER contacts_search_update_words AFTER UPDATE OF ",
+        word_columns!(""),
+        " ON contacts WHEN (",
+        word_columns!("old."),
+        ") IS NOT (",
+        word_columns!("new."),
+        ") BEGIN DELETE FROM search_words WHERE rowid = -old.id; ",
+        index_row!(words, indexed_all),
         index_row!(names),
         " END"
     ),
     concat!(
-        "CREATE TRIGGER contacts_search_update_grams AFTER UPDATE ON contacts WHEN ",
-        gram_columns!("old"),
-        " IS NOT ",
-        gram_columns!("new"),
-        " BEGIN DELETE FROM search_grams WHERE rowid = -old.id; \
-           INSERT INTO search_grams (rowid, name, email, phone) \
-             SELECT doc, name, email, phone FROM search_grams_rows WHERE id = new.id; END"
+        "CREATE TRIGGER contacts_search_update_grams AFTER UPDATE OF ",
+        gram_columns!(""),
+        " ON contacts WHEN (",
+        gram_columns!("old."),
+        ") IS NOT (",
+        gram_columns!("new."),
+        ") BEGIN DELETE FROM search_grams WHERE rowid = -old.id; ",
+        index_row!(grams, indexed_all),
+        " END"
     ),
 ];
 
@@ -490,10 +464,16 @@ pub const SCHEMA_V3: &[&str] = &[
 const REINDEX: &[&str] = &[
     "INSERT INTO search_words (search_words) VALUES ('delete-all')",
     "INSERT INTO search_grams (search_grams) VALUES ('delete-all')",
-    "INSERT INTO search_words (rowid, name, email, phone, custom) \
-       SELECT doc, name, email, phone, custom FROM search_words_rows",
-    "INSERT INTO search_grams (rowid, name, email, phone) \
-       SELECT doc, name, email, phone FROM search_grams_rows",
+    concat!(
+        "INSERT INTO search_words (rowid, name, email, phone, custom) SELECT ",
+        indexed_all!(words, "c"),
+        " FROM contacts c"
+    ),
+    concat!(
+        "INSERT INTO search_grams (rowid, name, email, phone) SELECT ",
+        indexed_all!(grams, "c"),
+        " FROM contacts c"
+    ),
     "INSERT OR IGNORE INTO search_names (name) \
        SELECT search_first FROM contacts WHERE search_first <> '' \
        UNION SELECT search_last FROM contacts WHERE search_last <> ''",
