@@ -57,15 +57,19 @@ pub struct Retention {
     /// Telegram for hours).
     pub max_age_days: i64,
     pub max_rows: i64,
-    /// At most this many keys are deleted per write transaction: pruning never makes one
-    /// request slow, and at one key added per event it outpaces the growth.
+    /// At most this many keys are deleted per pruning: it never makes one request slow, and
+    /// at one key added per event it outpaces the growth (`batch / every` per event).
     pub batch: i64,
+    /// Pruning runs in the transaction that records a key whose id is a multiple of this:
+    /// a statement fewer inside the write lock for the other events.
+    pub every: i64,
 }
 
 pub const RETENTION: Retention = Retention {
     max_age_days: 7,
     max_rows: 1_000_000,
     batch: 64,
+    every: 8,
 };
 
 /// A write transaction that could not get the lock within the busy timeout is tried again
@@ -117,12 +121,20 @@ pub fn process_with(
     let mut attempt = 0;
     loop {
         let result = write_tx(db, || {
-            prune(db, retention)?;
-            let outcomes = events
-                .iter()
-                .map(|ev| apply(db, settings, ev))
-                .collect::<Result<Vec<_>>>()?;
-            search::upkeep(db)?;
+            let mut outcomes = Vec::with_capacity(events.len());
+            let mut prune_due = false;
+            for ev in events {
+                let (outcome, key_id) = apply(db, settings, ev)?;
+                prune_due |= key_id.is_some_and(|id| id % retention.every == 0);
+                outcomes.push(outcome);
+            }
+            if prune_due {
+                prune(db, retention)?;
+            }
+            // Only a new contact adds to the search indexes; activity and identities do not.
+            if outcomes.iter().any(|o| o.created) {
+                search::upkeep(db)?;
+            }
             Ok(outcomes)
         });
         match result {
@@ -188,7 +200,13 @@ struct Found {
     by_identity: bool,
 }
 
-fn apply(db: &dyn Sql, settings: &AutocreateSettings, ev: &Event) -> Result<Outcome> {
+/// Applies one event; with its outcome, the id its key was recorded under (`None` for a
+/// duplicate).
+fn apply(
+    db: &dyn Sql,
+    settings: &AutocreateSettings,
+    ev: &Event,
+) -> Result<(Outcome, Option<i64>)> {
     let rule = settings.rule(ev.channel());
     let now = time::now();
     // A sender's clock in the future must not push activity ahead of real time.
@@ -203,36 +221,35 @@ fn apply(db: &dyn Sql, settings: &AutocreateSettings, ev: &Event) -> Result<Outc
         .map(|f| f.contact_id.clone())
         .or_else(|| new_id.as_ref().map(|id| id.as_str().to_owned()));
     // The key goes in before any change: a duplicate stops here with nothing written.
-    if !remember(db, &ev.key, answer_id.as_deref(), &now)? {
+    let Some(key_id) = remember(db, &ev.key, answer_id.as_deref(), &now)? else {
         let rows = db.execute(
             "SELECT contact_id FROM processed_events WHERE event_key = ?",
             &[ev.key.as_str().into()],
         )?;
-        return Ok(duplicate(
-            rows.scalar().and_then(Value::as_str).map(str::to_owned),
-        ));
-    }
-    match (found, new_id) {
+        let outcome = duplicate(rows.scalar().and_then(Value::as_str).map(str::to_owned));
+        return Ok((outcome, None));
+    };
+    let outcome = match (found, new_id) {
         (Some(f), _) if f.blocked => {
             db.execute(
                 "UPDATE contacts SET dropped_message_count = dropped_message_count + 1 WHERE id = ?",
                 &[f.rowid.into()],
             )?;
-            Ok(Outcome {
+            Outcome {
                 contact_id: Some(f.contact_id),
                 dropped: true,
                 ..Outcome::default()
-            })
+            }
         }
         (Some(f), _) => {
             if !f.by_identity {
                 attach_identity(db, &f, ev, &now)?;
             }
             touch(db, f.rowid, ev, &at, !f.by_identity)?;
-            Ok(Outcome {
+            Outcome {
                 contact_id: Some(f.contact_id),
                 ..Outcome::default()
-            })
+            }
         }
         (None, Some(id)) => {
             let contact_id = create(db, &rule, ev, id, &at)?;
@@ -243,25 +260,26 @@ fn apply(db: &dyn Sql, settings: &AutocreateSettings, ev: &Event) -> Result<Outc
                     &[contact_id.as_str().into(), ev.key.as_str().into()],
                 )?;
             }
-            Ok(Outcome {
+            Outcome {
                 contact_id: Some(contact_id),
                 created: true,
                 ..Outcome::default()
-            })
+            }
         }
         // Auto-create is off for this channel and the sender is unknown.
-        (None, None) => Ok(Outcome::default()),
-    }
+        (None, None) => Outcome::default(),
+    };
+    Ok((outcome, Some(key_id)))
 }
 
-/// Records the event key; `false` when it was there already.
-fn remember(db: &dyn Sql, key: &str, contact_id: Option<&str>, now: &str) -> Result<bool> {
+/// Records the event key; its id, or `None` when it was there already.
+fn remember(db: &dyn Sql, key: &str, contact_id: Option<&str>, now: &str) -> Result<Option<i64>> {
     let rows = db.execute(
         "INSERT INTO processed_events (event_key, contact_id, received_at) VALUES (?, ?, ?) \
          ON CONFLICT (event_key) DO NOTHING RETURNING id",
         &[key.into(), contact_id.into(), now.into()],
     )?;
-    Ok(!rows.is_empty())
+    Ok(rows.scalar_i64())
 }
 
 /// Identity first, then the rule's match keys in order, as one statement.
@@ -344,19 +362,34 @@ fn attach_identity(db: &dyn Sql, found: &Found, ev: &Event, now: &str) -> Result
 /// for a contact whose identities changed; activity alone does not, so an agent's open edit
 /// is not made stale by every incoming message.
 fn touch(db: &dyn Sql, rowid: i64, ev: &Event, at: &str, changed: bool) -> Result<()> {
-    if let Some(conversation) = &ev.conversation_id {
-        db.execute(
-            "INSERT INTO conversations (channel, conversation_id, contact_rowid, first_seen, last_seen) \
-             VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (channel, conversation_id) DO UPDATE SET \
-             first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)",
-            &[
-                ev.channel().as_str().into(),
-                conversation.as_str().into(),
-                rowid.into(),
-                at.into(),
-            ],
-        )?;
+    if ev.conversation_id.is_some() {
+        upsert_conversation(db, rowid, ev, at)?;
     }
+    update_activity(db, rowid, ev, at, changed)
+}
+
+/// Records the event's conversation (or widens its first/last seen); whether contact
+/// `rowid` holds it (a conversation stays with the contact that first had it).
+fn upsert_conversation(db: &dyn Sql, rowid: i64, ev: &Event, at: &str) -> Result<bool> {
+    let Some(conversation) = &ev.conversation_id else {
+        return Ok(false);
+    };
+    let holder = db.execute(
+        "INSERT INTO conversations (channel, conversation_id, contact_rowid, first_seen, last_seen) \
+         VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (channel, conversation_id) DO UPDATE SET \
+         first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen) \
+         RETURNING contact_rowid",
+        &[
+            ev.channel().as_str().into(),
+            conversation.as_str().into(),
+            rowid.into(),
+            at.into(),
+        ],
+    )?;
+    Ok(holder.scalar_i64() == Some(rowid))
+}
+
+fn update_activity(db: &dyn Sql, rowid: i64, ev: &Event, at: &str, changed: bool) -> Result<()> {
     db.execute(
         "UPDATE contacts SET last_activity_at = max(coalesce(last_activity_at, ''), ?2), \
            conversation_count = CASE WHEN ?3 THEN (SELECT count(*) FROM conversations WHERE contact_rowid = ?1) \
@@ -379,6 +412,12 @@ fn touch(db: &dyn Sql, rowid: i64, ev: &Event, at: &str, changed: bool) -> Resul
 fn create(db: &dyn Sql, rule: &ChannelRule, ev: &Event, id: ContactId, at: &str) -> Result<String> {
     let actor = actor(ev.channel());
     let mut contact = Contact::new(id, &actor);
+    // The conversation the event opens is counted on insert, a statement fewer inside the
+    // lock (one that another contact holds already is recounted after). Set before the
+    // baseline: a count is activity, not one of the fields the `create` item lists.
+    if ev.conversation_id.is_some() {
+        contact.set("conversation_count", 1);
+    }
     let blank = contact.clone();
     let (first, last) = match (&ev.first_name, &ev.last_name) {
         (None, None) if ev.channel() == Channel::WebChat => {
@@ -408,8 +447,8 @@ fn create(db: &dyn Sql, rule: &ChannelRule, ev: &Event, id: ContactId, at: &str)
     contact.identities = vec![ev.identity.clone()];
     contact.derive_display_name();
     insert_demoting_taken_keys(db, &mut contact)?;
-    if ev.conversation_id.is_some() {
-        touch(db, contact.rowid, ev, at, false)?;
+    if ev.conversation_id.is_some() && !upsert_conversation(db, contact.rowid, ev, at)? {
+        update_activity(db, contact.rowid, ev, at, false)?;
     }
     let keys = changed_keys(&blank, &contact, &Catalogue::with_custom(vec![]));
     history::record(db, contact.contact_id(), "create", &actor, &keys)?;

@@ -448,11 +448,12 @@ fn event_keys_are_bounded_in_number_and_age() {
         max_age_days: 7,
         max_rows: 3,
         batch: 2,
+        every: 1,
     };
     for i in 0..10 {
         process_with(&db, &s, &[ev(&format!("k{i}"), Channel::Sms, "x")], tight).unwrap();
     }
-    // Each transaction prunes before adding its key: at most max_rows + 1 remain.
+    // Each transaction prunes after adding its key: at most max_rows + 1 remain.
     assert!(count(&db, "SELECT count(*) FROM processed_events") <= 4);
     assert_eq!(
         count(
@@ -474,6 +475,7 @@ fn event_keys_are_bounded_in_number_and_age() {
         max_age_days: 7,
         max_rows: 1_000,
         batch: 3,
+        every: 1,
     };
     process_with(&db2, &s, &[ev("new1", Channel::Sms, "x")], loose).unwrap();
     assert_eq!(
@@ -489,6 +491,48 @@ fn event_keys_are_bounded_in_number_and_age() {
         2,
         "only the fresh keys stay"
     );
+}
+
+/// Pruning runs only in the transactions whose key id is a multiple of `every`.
+#[test]
+fn keys_are_pruned_every_nth_event() {
+    let db = db();
+    let s = defaults();
+    let sparse = Retention {
+        max_age_days: 7,
+        max_rows: 1,
+        batch: 10,
+        every: 4,
+    };
+    for i in 1..=3 {
+        process_with(&db, &s, &[ev(&format!("k{i}"), Channel::Sms, "x")], sparse).unwrap();
+    }
+    assert_eq!(count(&db, "SELECT count(*) FROM processed_events"), 3);
+    process_with(&db, &s, &[ev("k4", Channel::Sms, "x")], sparse).unwrap();
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM processed_events WHERE id < 4"),
+        0,
+        "the fourth key's transaction pruned down to the newest"
+    );
+}
+
+/// A new contact's conversation is counted on insert; one that another contact holds
+/// already (a thread that changed hands) is not its, and counts 0.
+#[test]
+fn a_new_contact_counts_only_a_conversation_it_holds() {
+    let db = db();
+    let mut first = ev("k1", Channel::Telegram, "111");
+    first.conversation_id = Some("chat-9".into());
+    let a = one(&db, &defaults(), first).contact_id.unwrap();
+    let mut second = ev("k2", Channel::Telegram, "222");
+    second.conversation_id = Some("chat-9".into());
+    let b = one(&db, &defaults(), second).contact_id.unwrap();
+    assert_eq!(repo::load(&db, &a).unwrap().int("conversation_count"), 1);
+    assert_eq!(repo::load(&db, &b).unwrap().int("conversation_count"), 0);
+    let mut third = ev("k3", Channel::Telegram, "333");
+    third.conversation_id = Some("chat-10".into());
+    let c = one(&db, &defaults(), third).contact_id.unwrap();
+    assert_eq!(repo::load(&db, &c).unwrap().int("conversation_count"), 1);
 }
 
 #[test]
