@@ -45,13 +45,13 @@ pub const ROUTES: &[RouteDoc] = &[
 pub const MAX_SLICE_VARIABLE: &str = "bulk_max_slice";
 
 /// How long a request leaves the write lock free after a slice that leaves its job running,
-/// before answering. SQLite's lock is not fair: without a gap, the next `continue`, sent the
-/// moment this one is answered, could take it again before a waiting chat event does. The
-/// Spin adapter's writers try the lock every millisecond (`SpinSql::begin_immediate`), so a
-/// few milliseconds let every waiting writer in; 25 ms (sized when writers waited in
-/// SQLite's busy handler, whose sleeps grow to 25 ms and beyond) cost a 1M `set_field` job
-/// ~25 s of its 117 (docs/benchmarks.md, Bulk).
-const LOCK_GAP: Duration = Duration::from_millis(4);
+/// before answering. SQLite's lock is not fair: a chat event waiting for it sleeps in the busy
+/// handler's back-off (1, 2, 5, 10, 15, 20, 25 ms…) and, without a gap, finds it taken again
+/// by the next `continue`, sent the moment this one is answered (docs/benchmarks.md, Bulk).
+/// 4 ms, although the Spin adapter's writers now try the lock every millisecond, made a 1M
+/// `set_field` job 2.56× native instead of 3.59× but chat events' p99 during a job 347 ms
+/// instead of 219: while several wait, few get in before the next slice takes the lock.
+const LOCK_GAP: Duration = Duration::from_millis(25);
 
 /// The job's answer, after the gap that lets waiting writers in.
 fn job_answer(job: &Job) -> Response {
