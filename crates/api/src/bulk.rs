@@ -45,13 +45,13 @@ pub const ROUTES: &[RouteDoc] = &[
 pub const MAX_SLICE_VARIABLE: &str = "bulk_max_slice";
 
 /// How long a request leaves the write lock free after a slice that leaves its job running,
-/// before answering. SQLite's lock is not fair: a chat event waiting for it sleeps in the busy
-/// handler's back-off (1, 2, 5, 10, 15, 20, 25 ms…) and, without a gap, finds it taken again
-/// by the next `continue`, sent the moment this one is answered (docs/benchmarks.md, Bulk).
-/// 4 ms, although the Spin adapter's writers now try the lock every millisecond, made a 1M
-/// `set_field` job 2.56× native instead of 3.59× but chat events' p99 during a job 347 ms
-/// instead of 219: while several wait, few get in before the next slice takes the lock.
-const LOCK_GAP: Duration = Duration::from_millis(25);
+/// before answering. SQLite's lock is not fair: a chat event waiting for it could find it
+/// taken again by the next `continue`, sent the moment this one is answered. Since a job's
+/// step waits for the lock behind prompt writers (`store::job_step_tx`: it tries it five
+/// times less often), a short gap is enough to let the first waiter in. Without that
+/// priority, 4 ms made a 1M `set_field` job 2.56× native instead of 3.59× with 25 ms, but
+/// chat events' p99 during a job 347 ms instead of 219 (docs/benchmarks.md, Bulk).
+const LOCK_GAP: Duration = Duration::from_millis(4);
 
 /// The job's answer, after the gap that lets waiting writers in.
 fn job_answer(job: &Job) -> Response {

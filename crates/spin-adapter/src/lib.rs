@@ -8,7 +8,7 @@
 use std::cell::OnceCell;
 
 use contacts_api::{Platform, Request, Response};
-use contacts_core::kernel::store::{DbError, Kv, Rows, Sql, Value};
+use contacts_core::kernel::store::{DbError, Kv, Rows, Sql, Turn, Value};
 use contacts_core::{kernel::schema, Error, Result};
 use spin_sdk::key_value::Store;
 use spin_sdk::sqlite3::{self, Connection};
@@ -181,23 +181,28 @@ impl Sql for SpinSql {
         self.0.changes()
     }
 
-    /// Tries `BEGIN IMMEDIATE` every [`LOCK_POLL`] until it gets the lock, for up to
-    /// [`LOCK_WAIT`], instead of leaving the wait to SQLite's busy handler.
+    /// Tries `BEGIN IMMEDIATE` every [`LOCK_POLL`] (a job's step: every
+    /// [`YIELDING_LOCK_POLL`]) until it gets the lock, for up to [`LOCK_WAIT`], instead of
+    /// leaving the wait to SQLite's busy handler.
     ///
     /// The handler sleeps in growing steps (1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100 ms):
     /// with several writers queued, one that has waited a while sleeps 25–100 ms at a time
     /// while newcomers take the lock in between, and the write p99 climbs past 100 ms. Trying
-    /// every millisecond lets each waiter in soon after the lock is free. The busy timeout is
-    /// off only while trying: the transaction's own statements and its `COMMIT` (which waits
-    /// for readers to finish) keep the handler.
-    fn begin_immediate(&self) -> std::result::Result<(), DbError> {
+    /// every millisecond lets each waiter in soon after the lock is free; a job's step, trying
+    /// five times less often, finds the lock taken by the prompt writers that were waiting
+    /// with it, and gets it once they are through. The busy timeout is off only while trying:
+    /// the transaction's own statements and its `COMMIT` (which waits for readers to finish)
+    /// keep the handler.
+    fn begin_immediate(&self, turn: Turn) -> std::result::Result<(), DbError> {
+        let poll = match turn {
+            Turn::Prompt => LOCK_POLL,
+            Turn::Yielding => YIELDING_LOCK_POLL,
+        };
         self.execute("PRAGMA busy_timeout = 0", &[])?;
         let started = std::time::Instant::now();
         let outcome = loop {
             match self.execute("BEGIN IMMEDIATE", &[]) {
-                Err(e) if e.is_busy() && started.elapsed() < LOCK_WAIT => {
-                    std::thread::sleep(LOCK_POLL)
-                }
+                Err(e) if e.is_busy() && started.elapsed() < LOCK_WAIT => std::thread::sleep(poll),
                 other => break other.map(drop),
             }
         };
@@ -221,6 +226,9 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How often a waiting writer tries the lock again.
 const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// How often a job's waiting step tries it again.
+const YIELDING_LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(5);
 
 struct SpinKv(Store);
 

@@ -16,7 +16,7 @@
 use serde_json::Value as Json;
 
 use crate::kernel::error::{Error, Result};
-use crate::kernel::store::{write_tx, Sql, Value};
+use crate::kernel::store::{job_step_tx, Sql, Value};
 use crate::kernel::values::{fill_random, time};
 
 pub const SCHEMA_V2: &[&str] = &["CREATE TABLE jobs (
@@ -225,17 +225,18 @@ pub fn get(db: &dyn Sql, kind: Kind, id: &JobId) -> Result<Job> {
     job_from_row(row)
 }
 
-/// Runs one step of job `id`: in one `BEGIN IMMEDIATE` transaction, reads the job as
-/// committed, lets `work` do the step's writes and say the progress it leaves (`None`: the
-/// step changes nothing, e.g. a re-sent chunk or a finished job), records that progress, and
-/// commits. Any error rolls back the step's writes and the progress together.
+/// Runs one step of job `id`: in one `BEGIN IMMEDIATE` transaction, which waits for the lock
+/// behind prompt writers ([`job_step_tx`]), reads the job as committed, lets `work` do the
+/// step's writes and say the progress it leaves (`None`: the step changes nothing, e.g. a
+/// re-sent chunk or a finished job), records that progress, and commits. Any error rolls
+/// back the step's writes and the progress together.
 pub fn advance<T>(
     db: &dyn Sql,
     kind: Kind,
     id: &JobId,
     work: impl FnOnce(&Job) -> Result<(Option<Progress>, T)>,
 ) -> Result<(Job, T)> {
-    write_tx(db, || {
+    job_step_tx(db, || {
         let mut job = get(db, kind, id)?;
         let (progress, value) = work(&job)?;
         if let Some(p) = progress {

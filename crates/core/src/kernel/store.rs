@@ -124,6 +124,17 @@ impl fmt::Display for DbError {
 
 impl std::error::Error for DbError {}
 
+/// How a writer waits its turn for the write lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Turn {
+    /// A request someone is waiting on: a chat event, an edit, a merge.
+    Prompt,
+    /// One step of a long job (a bulk slice, an import chunk), which lets prompt writers
+    /// that are waiting go first: SQLite's lock is not fair, and a job's steps come back
+    /// to back.
+    Yielding,
+}
+
 /// One SQL connection. One statement per call, as Spin's interface allows.
 pub trait Sql {
     fn execute(&self, sql: &str, params: &[Value]) -> Result<Rows, DbError>;
@@ -131,8 +142,10 @@ pub trait Sql {
     fn changes(&self) -> u64;
 
     /// `BEGIN IMMEDIATE`: takes the write lock, waiting while another connection holds it.
-    /// By default the connection's busy handler waits; an adapter may wait its own way.
-    fn begin_immediate(&self) -> Result<(), DbError> {
+    /// By default the connection's busy handler waits, whatever the turn; an adapter may
+    /// wait its own way, and let [`Turn::Prompt`] writers in before [`Turn::Yielding`] ones.
+    fn begin_immediate(&self, turn: Turn) -> Result<(), DbError> {
+        let _ = turn;
         self.execute("BEGIN IMMEDIATE", &[]).map(drop)
     }
 }
@@ -152,7 +165,22 @@ pub fn write_tx<T, E>(db: &dyn Sql, work: impl FnOnce() -> Result<T, E>) -> Resu
 where
     E: From<DbError>,
 {
-    db.begin_immediate()?;
+    transaction(db, Turn::Prompt, work)
+}
+
+/// [`write_tx`] for one step of a long job: it waits for the lock behind prompt writers.
+pub fn job_step_tx<T, E>(db: &dyn Sql, work: impl FnOnce() -> Result<T, E>) -> Result<T, E>
+where
+    E: From<DbError>,
+{
+    transaction(db, Turn::Yielding, work)
+}
+
+fn transaction<T, E>(db: &dyn Sql, turn: Turn, work: impl FnOnce() -> Result<T, E>) -> Result<T, E>
+where
+    E: From<DbError>,
+{
+    db.begin_immediate(turn)?;
     match work() {
         Ok(value) => {
             if let Err(e) = db.execute("COMMIT", &[]) {
