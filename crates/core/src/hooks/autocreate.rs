@@ -362,14 +362,13 @@ fn attach_identity(db: &dyn Sql, found: &Found, ev: &Event, now: &str) -> Result
 /// for a contact whose identities changed; activity alone does not, so an agent's open edit
 /// is not made stale by every incoming message.
 fn touch(db: &dyn Sql, rowid: i64, ev: &Event, at: &str, changed: bool) -> Result<()> {
-    if ev.conversation_id.is_some() {
-        upsert_conversation(db, rowid, ev, at)?;
-    }
+    upsert_conversation(db, rowid, ev, at)?;
     update_activity(db, rowid, ev, at, changed)
 }
 
-/// Records the event's conversation (or widens its first/last seen); whether contact
-/// `rowid` holds it (a conversation stays with the contact that first had it).
+/// Records the event's conversation, if it has one (or widens its first/last seen);
+/// whether contact `rowid` holds it (a conversation stays with the contact that first had
+/// it).
 fn upsert_conversation(db: &dyn Sql, rowid: i64, ev: &Event, at: &str) -> Result<bool> {
     let Some(conversation) = &ev.conversation_id else {
         return Ok(false);

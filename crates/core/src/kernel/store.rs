@@ -144,8 +144,7 @@ pub trait Sql {
     /// `BEGIN IMMEDIATE`: takes the write lock, waiting while another connection holds it.
     /// By default the connection's busy handler waits, whatever the turn; an adapter may
     /// wait its own way, and let [`Turn::Prompt`] writers in before [`Turn::Yielding`] ones.
-    fn begin_immediate(&self, turn: Turn) -> Result<(), DbError> {
-        let _ = turn;
+    fn begin_immediate(&self, _turn: Turn) -> Result<(), DbError> {
         self.execute("BEGIN IMMEDIATE", &[]).map(drop)
     }
 }

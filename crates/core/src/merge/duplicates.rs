@@ -438,7 +438,9 @@ pub fn count_sql(id: &str) -> String {
 }
 
 /// The contacts holding key `d` (a `duplicate_keys` row): by email or phone, as their own
-/// or through an identity, or by name and company (`name_key` is rank 2's value).
+/// or through an identity, or by name and company (`name_key` is rank 2's value). Not
+/// through the `match_key_holders` view: SQLite does not push these correlated terms into
+/// it and scans both tables (`detection_reads_indexes_only` fails).
 const HOLDERS: &str = "SELECT contact_rowid AS id FROM contact_keys \
       WHERE d.rank < 2 AND kind = iif(d.rank = 0, 'email', 'phone') AND value = d.value \
     UNION SELECT contact_rowid FROM identities \
