@@ -3,7 +3,8 @@
 //! (not a test; prints figures).
 //!
 //! `cargo bench -p contacts-e2e --bench bulk` (CONTACTS=<n> to change the database size,
-//! default 1,000,000; BULK_CASES=add_tags,set_field to run only these actions).
+//! default 1,000,000; BULK_CASES=add_tags,set_field to run only these actions; BULK_CHAT=0
+//! to leave out the chat events sent while a job runs).
 //!
 //! Cases: `add_tags`, `set_field` (a system text field) and `delete` (with its
 //! `confirm_count`) on segment `all` (every seeded contact). Through the host the time is
@@ -20,6 +21,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use contacts_core::kernel::jobs;
 use contacts_core::kernel::native::NativeSql;
 use contacts_core::kernel::store::{write_tx, Sql};
 use contacts_core::kernel::values::time;
@@ -30,6 +32,13 @@ use serde_json::{json, Value as Json};
 
 const SENDERS: usize = 4;
 const IDLE: Duration = Duration::from_secs(3);
+/// The paced senders' interval: 4 senders, 80 events a second in all, about half of what
+/// they reach unpaced on the idle host.
+const PACE: Duration = Duration::from_millis(50);
+/// How long the job runs beside saturating senders.
+const SATURATED_FOR: Duration = Duration::from_secs(40);
+/// A chat event slower than this misses the target while a job runs.
+const SLOW: Duration = Duration::from_millis(100);
 
 struct Case {
     name: &'static str,
@@ -78,6 +87,12 @@ fn native(seeded: &std::path::Path, case: &Case) -> (Duration, Vec<(&'static str
     let db = NativeSql::open(&copy.path().join("sqlite_db.db")).expect("open");
     db.execute("SELECT count(*) FROM contacts", &[])
         .expect("warm");
+    // The page cache a job's step has.
+    db.execute(
+        &format!("PRAGMA cache_size = -{}", jobs::STEP_CACHE_KIB),
+        &[],
+    )
+    .expect("cache size");
     let now = time::now();
     let mut parts = Vec::new();
     let t0 = Instant::now();
@@ -117,6 +132,8 @@ struct Run {
     requests: usize,
     slowest: Duration,
     processed: i64,
+    /// Each request's start and length, to set chat events' latencies against.
+    spans: Vec<(Instant, Duration)>,
 }
 
 fn post(agent: &ureq::Agent, url: &str, body: &Json) -> Json {
@@ -127,29 +144,33 @@ fn post(agent: &ureq::Agent, url: &str, body: &Json) -> Json {
     answer(r, 200).unwrap_or_else(|e| panic!("{url}: {e}"))
 }
 
-/// Starts the bulk job and sends `continue`s back to back until it is done.
-fn run_job(base: &str, body: &Json) -> Run {
+/// Starts the bulk job and sends `continue`s back to back until it is done, or until
+/// `deadline` has passed (the job is then left running).
+fn run_job(base: &str, body: &Json, deadline: Option<Duration>) -> Run {
     let agent = ureq::AgentBuilder::new()
         .timeout(Duration::from_secs(120))
         .build();
-    let mut times = Vec::new();
+    let mut spans = Vec::new();
     let t = Instant::now();
     let mut job = post(&agent, &format!("{base}/api/bulk"), body)["job"].clone();
-    times.push(t.elapsed());
+    spans.push((t, t.elapsed()));
     let url = format!(
         "{base}/api/bulk/jobs/{}/continue",
         job["id"].as_str().expect("id")
     );
-    while job["state"] == "running" {
+    let started = Instant::now();
+    while job["state"] == "running" && deadline.is_none_or(|d| started.elapsed() < d) {
         let t = Instant::now();
         job = post(&agent, &url, &json!({}))["job"].clone();
-        times.push(t.elapsed());
+        spans.push((t, t.elapsed()));
     }
+    let times: Vec<Duration> = spans.iter().map(|s| s.1).collect();
     Run {
         total: times.iter().sum(),
         requests: times.len(),
         slowest: times.iter().copied().max().unwrap_or_default(),
         processed: job["processed"].as_i64().unwrap_or(0),
+        spans,
     }
 }
 
@@ -158,7 +179,8 @@ fn chat_senders(
     base: &str,
     stop: Arc<AtomicBool>,
     first_user: u64,
-) -> Vec<thread::JoinHandle<Vec<Duration>>> {
+    pace: Option<Duration>,
+) -> Vec<thread::JoinHandle<Vec<(Instant, Duration)>>> {
     let counter = Arc::new(AtomicU64::new(0));
     (0..SENDERS)
         .map(|_| {
@@ -166,7 +188,14 @@ fn chat_senders(
             thread::spawn(move || {
                 let agent = ureq::AgentBuilder::new().build();
                 let mut samples = Vec::new();
+                let mut due = Instant::now();
                 while !stop.load(Ordering::Relaxed) {
+                    if let Some(pace) = pace {
+                        // A steady stream: a late event goes at once, and the next keeps
+                        // to the schedule.
+                        thread::sleep(due.saturating_duration_since(Instant::now()));
+                        due += pace;
+                    }
                     let i = counter.fetch_add(1, Ordering::Relaxed);
                     let update = webhooks::telegram_message(
                         first_user + i,
@@ -183,7 +212,7 @@ fn chat_senders(
                         )
                         .send_json(update);
                     answer(r, 200).expect("chat event");
-                    samples.push(t.elapsed());
+                    samples.push((t, t.elapsed()));
                 }
                 samples
             })
@@ -191,13 +220,59 @@ fn chat_senders(
         .collect()
 }
 
-fn gather(handles: Vec<thread::JoinHandle<Vec<Duration>>>, wall: Duration) -> Figures {
-    Figures::of(
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("sender"))
-            .collect(),
-        wall,
+/// The senders' figures, and each event's start and latency.
+fn gather(
+    handles: Vec<thread::JoinHandle<Vec<(Instant, Duration)>>>,
+    wall: Duration,
+) -> (Figures, Vec<(Instant, Duration)>) {
+    let spans: Vec<(Instant, Duration)> = handles
+        .into_iter()
+        .flat_map(|h| h.join().expect("sender"))
+        .collect();
+    (
+        Figures::of(spans.iter().map(|s| s.1).collect(), wall),
+        spans,
+    )
+}
+
+/// The `q` quantile of `samples`.
+fn quantile(samples: &[Duration], q: f64) -> Duration {
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    sorted[((sorted.len() as f64 * q) as usize).min(sorted.len() - 1)]
+}
+
+/// Where the slow chat events were: for each one over [`SLOW`], the longest job request
+/// its wait overlapped, counted by that request's length. Tells a tail made of long slices
+/// from one made of chat events queuing behind each other.
+fn slow_events(events: &[(Instant, Duration)], job: &[(Instant, Duration)]) -> String {
+    let overlaps = |(s, d): &(Instant, Duration), (js, jd): &(Instant, Duration)| {
+        *js < *s + *d && *s < *js + *jd
+    };
+    let slow: Vec<Duration> = events
+        .iter()
+        .filter(|e| e.1 > SLOW)
+        .map(|e| {
+            job.iter()
+                .filter(|j| overlaps(e, j))
+                .map(|j| j.1)
+                .max()
+                .unwrap_or_default()
+        })
+        .collect();
+    let within = |lo: u64, hi: u64| {
+        slow.iter()
+            .filter(|d| (lo..hi).contains(&(d.as_millis() as u64)))
+            .count()
+    };
+    format!(
+        "{} chat events over {} ms; the longest job request each overlapped: none or < 50 ms {}, 50–100 ms {}, 100–200 ms {}, ≥ 200 ms {}",
+        slow.len(),
+        SLOW.as_millis(),
+        within(0, 50),
+        within(50, 100),
+        within(100, 200),
+        within(200, u64::MAX)
     )
 }
 
@@ -211,6 +286,69 @@ fn peak_mib() -> f64 {
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         })
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Chat events from [`SENDERS`] senders on an idle host, then while an `add_tags` job runs
+/// on every contact, on a fresh copy of the seeded database: each sender sends as soon as
+/// answered (`pace` `None`: the lock saturated by chat events alone), or one event every
+/// `pace` (a steady stream that leaves the lock room).
+fn chat_during_job(seeded: &std::path::Path, n: u64, pace: Option<Duration>) {
+    let state = seed::writable_copy(seeded);
+    let host = start_host(state.path());
+    let base = host.base_url();
+    let stop = Arc::new(AtomicBool::new(false));
+    let t = Instant::now();
+    let idle = chat_senders(&base, Arc::clone(&stop), 1 << 40, pace);
+    thread::sleep(IDLE);
+    stop.store(true, Ordering::Relaxed);
+    let (idle, _) = gather(idle, t.elapsed());
+    let stop = Arc::new(AtomicBool::new(false));
+    let t = Instant::now();
+    let busy = chat_senders(&base, Arc::clone(&stop), 2 << 40, pace);
+    let case = &cases(n)[0];
+    // Saturating senders leave a job the lock only when it has waited a second for it
+    // (`SpinSql::take_quiet_lock`): its progress is measured over a bounded time.
+    let run = run_job(&base, &case.body, pace.is_none().then_some(SATURATED_FOR));
+    stop.store(true, Ordering::Relaxed);
+    let (busy, events) = gather(busy, t.elapsed());
+    drop(host);
+    println!();
+    match pace {
+        None => println!(
+            "chat events ({SENDERS} senders, Telegram updates from new users, each sent as soon as the last is answered):"
+        ),
+        Some(p) => println!(
+            "chat events ({SENDERS} senders, Telegram updates from new users, one every {} ms per sender):",
+            p.as_millis()
+        ),
+    }
+    println!("| while | events/s | p50 ms | p99 ms | events |");
+    for (name, f) in [("idle host", &idle), ("add_tags job runs", &busy)] {
+        println!(
+            "| {name} | {:.0} | {} | {} | {} |",
+            f.per_sec,
+            ms(f.p50),
+            ms(f.p99),
+            f.n
+        );
+    }
+    println!(
+        "add_tags with the senders: {} of {n} contacts in {:.2} s ({:.0} a second), {} requests (slowest {} ms)",
+        run.processed,
+        run.total.as_secs_f64(),
+        run.processed as f64 / run.total.as_secs_f64(),
+        run.requests,
+        ms(run.slowest)
+    );
+    let lengths: Vec<Duration> = run.spans.iter().map(|s| s.1).collect();
+    println!(
+        "its requests p50 / p90 / p99 / max: {} / {} / {} / {} ms",
+        ms(quantile(&lengths, 0.5)),
+        ms(quantile(&lengths, 0.9)),
+        ms(quantile(&lengths, 0.99)),
+        ms(run.slowest)
+    );
+    println!("{}", slow_events(&events, &run.spans));
 }
 
 fn main() {
@@ -230,7 +368,7 @@ fn main() {
         let (native_total, parts) = native(&seeded, &case);
         let state = seed::writable_copy(&seeded);
         let host = start_host(state.path());
-        let run = run_job(&host.base_url(), &case.body);
+        let run = run_job(&host.base_url(), &case.body, None);
         drop(host);
         assert_eq!(run.processed, n as i64, "{}", case.name);
         let parts: Vec<String> = parts
@@ -249,41 +387,10 @@ fn main() {
         );
     }
 
-    let state = seed::writable_copy(&seeded);
-    let host = start_host(state.path());
-    let base = host.base_url();
-    let stop = Arc::new(AtomicBool::new(false));
-    let t = Instant::now();
-    let idle = chat_senders(&base, Arc::clone(&stop), 1 << 40);
-    thread::sleep(IDLE);
-    stop.store(true, Ordering::Relaxed);
-    let idle = gather(idle, t.elapsed());
-    let stop = Arc::new(AtomicBool::new(false));
-    let t = Instant::now();
-    let busy = chat_senders(&base, Arc::clone(&stop), 2 << 40);
-    let case = &cases(n)[0];
-    let run = run_job(&base, &case.body);
-    stop.store(true, Ordering::Relaxed);
-    let busy = gather(busy, t.elapsed());
-    drop(host);
-    println!();
-    println!("chat events ({SENDERS} senders, Telegram updates from new users):");
-    println!("| while | events/s | p50 ms | p99 ms | events |");
-    for (name, f) in [("idle host", &idle), ("add_tags job runs", &busy)] {
-        println!(
-            "| {name} | {:.0} | {} | {} | {} |",
-            f.per_sec,
-            ms(f.p50),
-            ms(f.p99),
-            f.n
-        );
+    if std::env::var("BULK_CHAT").as_deref() != Ok("0") {
+        chat_during_job(&seeded, n, None);
+        chat_during_job(&seeded, n, Some(PACE));
     }
-    println!(
-        "add_tags with the senders: {:.2} s in {} requests (slowest {} ms)",
-        run.total.as_secs_f64(),
-        run.requests,
-        ms(run.slowest)
-    );
     println!(
         "process peak memory (host, bench client and native runs): {:.0} MiB",
         peak_mib()

@@ -181,30 +181,21 @@ impl Sql for SpinSql {
         self.0.changes()
     }
 
-    /// Tries `BEGIN IMMEDIATE` every [`LOCK_POLL`] (a job's step: every
-    /// [`YIELDING_LOCK_POLL`]) until it gets the lock, for up to [`LOCK_WAIT`], instead of
-    /// leaving the wait to SQLite's busy handler.
+    /// Tries `BEGIN IMMEDIATE` every [`LOCK_POLL`] until it gets the lock, for up to
+    /// [`LOCK_WAIT`], instead of leaving the wait to SQLite's busy handler; a job's step
+    /// waits for a quiet lock first ([`SpinSql::take_quiet_lock`]).
     ///
     /// The handler sleeps in growing steps (1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100 ms):
     /// with several writers queued, one that has waited a while sleeps 25–100 ms at a time
     /// while newcomers take the lock in between, and the write p99 climbs past 100 ms. Trying
-    /// every millisecond lets each waiter in soon after the lock is free; a job's step, trying
-    /// five times less often, finds the lock taken by the prompt writers that were waiting
-    /// with it, and gets it once they are through. The busy timeout is off only while trying:
-    /// the transaction's own statements and its `COMMIT` (which waits for readers to finish)
-    /// keep the handler.
+    /// every millisecond lets each waiter in soon after the lock is free. The busy timeout is
+    /// off only while trying: the transaction's own statements and its `COMMIT` (which waits
+    /// for readers to finish) keep the handler.
     fn begin_immediate(&self, turn: Turn) -> std::result::Result<(), DbError> {
-        let poll = match turn {
-            Turn::Prompt => LOCK_POLL,
-            Turn::Yielding => YIELDING_LOCK_POLL,
-        };
         self.execute("PRAGMA busy_timeout = 0", &[])?;
-        let started = std::time::Instant::now();
-        let outcome = loop {
-            match self.execute("BEGIN IMMEDIATE", &[]) {
-                Err(e) if e.is_busy() && started.elapsed() < LOCK_WAIT => std::thread::sleep(poll),
-                other => break other.map(drop),
-            }
+        let outcome = match turn {
+            Turn::Prompt => self.take_lock(LOCK_POLL, LOCK_WAIT),
+            Turn::Yielding => self.take_quiet_lock(),
         };
         let restored = self.execute(
             &format!("PRAGMA busy_timeout = {}", LOCK_WAIT.as_millis()),
@@ -220,6 +211,51 @@ impl Sql for SpinSql {
     }
 }
 
+impl SpinSql {
+    /// `BEGIN IMMEDIATE`, tried every `poll` for up to `wait` while another writer holds the
+    /// lock.
+    fn take_lock(
+        &self,
+        poll: std::time::Duration,
+        wait: std::time::Duration,
+    ) -> std::result::Result<(), DbError> {
+        let started = std::time::Instant::now();
+        loop {
+            match self.execute("BEGIN IMMEDIATE", &[]) {
+                Err(e) if e.is_busy() && started.elapsed() < wait => std::thread::sleep(poll),
+                other => return other.map(drop),
+            }
+        }
+    }
+
+    /// The lock for a job's step, once no prompt writer is waiting for it: a step holds it
+    /// for a whole slice or chunk (~50 ms and more), so a chat event that finds it taken
+    /// waits that long, and the events queued behind it longer still. No process can see
+    /// who else waits, but a waiting writer tries every millisecond or two: so the step
+    /// takes the lock, gives it back at once, and keeps it only if it is still free after
+    /// [`QUIET`], that is if nobody took it meanwhile. After [`JOB_PATIENCE`] it keeps the
+    /// first lock it gets, so a stream of chat events slows a job but never stops it.
+    fn take_quiet_lock(&self) -> std::result::Result<(), DbError> {
+        let started = std::time::Instant::now();
+        loop {
+            self.take_lock(
+                YIELDING_LOCK_POLL,
+                LOCK_WAIT.saturating_sub(started.elapsed()),
+            )?;
+            if started.elapsed() >= JOB_PATIENCE {
+                return Ok(());
+            }
+            self.execute("ROLLBACK", &[])?;
+            std::thread::sleep(QUIET);
+            match self.execute("BEGIN IMMEDIATE", &[]) {
+                Ok(_) => return Ok(()),
+                Err(e) if e.is_busy() => std::thread::sleep(YIELDING_LOCK_POLL),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
 /// How long a writer waits for the lock before its request fails: the busy timeout Spin's
 /// connections have (rusqlite's default).
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -229,6 +265,13 @@ const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// How often a job's waiting step tries it again.
 const YIELDING_LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// How long the lock must stay free for a job's step to take it: longer than a waiting
+/// writer's round of tries (a 1 ms sleep and a statement, ~2 ms under Spin).
+const QUIET: std::time::Duration = std::time::Duration::from_millis(3);
+
+/// How long a job's step waits for a quiet lock before it takes any.
+const JOB_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
 
 struct SpinKv(Store);
 

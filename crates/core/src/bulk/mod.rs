@@ -44,7 +44,7 @@ const MEMBERS: [&str; 5] = ["action", "params", "target", "dry_run", "confirm_co
 
 /// How long a slice may hold the write lock: chat events wait for it (docs/benchmarks.md,
 /// Bulk: their p99 while a job runs).
-pub const SLICE_BUDGET: Duration = Duration::from_millis(50);
+pub const SLICE_BUDGET: Duration = Duration::from_millis(40);
 /// The first slice's size, before any has been timed: small enough for the slowest action
 /// (a delete, whose search-index deletes took ~0.5 ms a contact on the loaded bench machine);
 /// doubling each step, slices reach the budget within a few requests.
