@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use contacts_core::kernel::jobs;
+use contacts_core::bulk;
 use contacts_core::kernel::native::NativeSql;
 use contacts_core::kernel::store::{write_tx, Sql};
 use contacts_core::kernel::values::time;
@@ -89,7 +89,7 @@ fn native(seeded: &std::path::Path, case: &Case) -> (Duration, Vec<(&'static str
         .expect("warm");
     // The page cache a job's step has.
     db.execute(
-        &format!("PRAGMA cache_size = -{}", jobs::STEP_CACHE_KIB),
+        &format!("PRAGMA cache_size = -{}", bulk::SLICE_CACHE_KIB),
         &[],
     )
     .expect("cache size");

@@ -33,11 +33,6 @@ pub const SCHEMA_V2: &[&str] = &["CREATE TABLE jobs (
         updated_at TEXT NOT NULL
     )"];
 
-/// The page cache of a job step's connection, in KiB (docs/benchmarks.md, Bulk: a 1M
-/// `set_field` 3.06× native with SQLite's default 2 MB, 2.64–2.74× with this). Only the
-/// pages a step touches are allocated, and the connection ends with the request.
-pub const STEP_CACHE_KIB: u32 = 64 * 1024;
-
 /// What a job does; each kind belongs to one component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -235,17 +230,12 @@ pub fn get(db: &dyn Sql, kind: Kind, id: &JobId) -> Result<Job> {
 /// step's writes and say the progress it leaves (`None`: the step changes nothing, e.g. a
 /// re-sent chunk or a finished job), records that progress, and commits. Any error rolls
 /// back the step's writes and the progress together.
-///
-/// The step's connection gets a page cache of [`STEP_CACHE_KIB`] first: a slice or chunk
-/// dirties thousands of pages, and in SQLite's default 2 MB cache each overflow spills them
-/// to the database file mid-transaction, syncing the journal every time.
 pub fn advance<T>(
     db: &dyn Sql,
     kind: Kind,
     id: &JobId,
     work: impl FnOnce(&Job) -> Result<(Option<Progress>, T)>,
 ) -> Result<(Job, T)> {
-    db.execute(&format!("PRAGMA cache_size = -{STEP_CACHE_KIB}"), &[])?;
     job_step_tx(db, || {
         let mut job = get(db, kind, id)?;
         let (progress, value) = work(&job)?;
