@@ -25,7 +25,7 @@ use contacts_core::bulk;
 use contacts_core::kernel::native::NativeSql;
 use contacts_core::kernel::store::{write_tx, Sql};
 use contacts_core::kernel::values::time;
-use contacts_e2e::bench::{answer, ms, Figures};
+use contacts_e2e::bench::{answer, at, ms, Figures};
 use contacts_e2e::webhooks::{self, secret};
 use contacts_e2e::{seed, workspace_root, ADMIN};
 use serde_json::{json, Value as Json};
@@ -235,13 +235,6 @@ fn gather(
     )
 }
 
-/// The `q` quantile of `samples`.
-fn quantile(samples: &[Duration], q: f64) -> Duration {
-    let mut sorted = samples.to_vec();
-    sorted.sort();
-    sorted[((sorted.len() as f64 * q) as usize).min(sorted.len() - 1)]
-}
-
 /// Where the slow chat events were: for each one over [`SLOW`], the longest job request
 /// its wait overlapped, counted by that request's length. Tells a tail made of long slices
 /// from one made of chat events queuing behind each other.
@@ -340,12 +333,13 @@ fn chat_during_job(seeded: &std::path::Path, n: u64, pace: Option<Duration>) {
         run.requests,
         ms(run.slowest)
     );
-    let lengths: Vec<Duration> = run.spans.iter().map(|s| s.1).collect();
+    let mut lengths: Vec<Duration> = run.spans.iter().map(|s| s.1).collect();
+    lengths.sort();
     println!(
         "its requests p50 / p90 / p99 / max: {} / {} / {} / {} ms",
-        ms(quantile(&lengths, 0.5)),
-        ms(quantile(&lengths, 0.9)),
-        ms(quantile(&lengths, 0.99)),
+        ms(at(&lengths, 0.5)),
+        ms(at(&lengths, 0.9)),
+        ms(at(&lengths, 0.99)),
         ms(run.slowest)
     );
     println!("{}", slow_events(&events, &run.spans));

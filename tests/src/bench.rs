@@ -9,6 +9,11 @@ use std::time::{Duration, Instant};
 
 use crate::{workspace_root, ADMIN};
 
+/// The `q` quantile of `sorted` (ascending, not empty).
+pub fn at(sorted: &[Duration], q: f64) -> Duration {
+    sorted[((sorted.len() as f64 * q) as usize).min(sorted.len() - 1)]
+}
+
 pub struct Figures {
     pub p50: Duration,
     pub p99: Duration,
@@ -22,11 +27,10 @@ impl Figures {
     pub fn of(mut samples: Vec<Duration>, wall: Duration) -> Figures {
         assert!(!samples.is_empty(), "no samples were taken");
         samples.sort();
-        let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
         let total: Duration = samples.iter().sum();
         Figures {
-            p50: at(0.50),
-            p99: at(0.99),
+            p50: at(&samples, 0.50),
+            p99: at(&samples, 0.99),
             mean: total / samples.len() as u32,
             n: samples.len(),
             per_sec: samples.len() as f64 / wall.as_secs_f64(),
