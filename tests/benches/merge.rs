@@ -13,7 +13,9 @@
 //! - `POST /api/merge` of 25 contacts holding 1,000 conversations each.
 //!
 //! Each case runs through the host first (the app's `merge` component), then natively on
-//! other contacts of the same database, after the host has stopped.
+//! other contacts of the same database, after the host has stopped: on one warm connection,
+//! and (but for the 25-contact merge) on a fresh connection per call, as Spin opens one per
+//! request, so the table shows what Spin's connection model costs apart from the host.
 
 use contacts_core::contacts::contact::{Contact, Edit, EditMode};
 use contacts_core::contacts::repo::{self, Ctx};
@@ -32,18 +34,25 @@ const DUPLICATE_EVERY: u64 = 50;
 /// 25-contact merges per side, and the conversations each contact holds.
 const BIG_MERGES: usize = 8;
 const CONVERSATIONS: usize = 1_000;
-/// 2-contact merges per side, at most (each takes a pair; the host and native runs each
-/// take half of them).
+/// 2-contact merges per side, at most (each takes a pair: the host's run takes them from
+/// the first half of the duplicates, the two native runs from the second).
 const PAIR_MERGES: u64 = 300;
 
-fn row(name: &str, host: &Figures, native: &Figures) {
-    let ratio = host.p50.as_secs_f64() / native.p50.as_secs_f64();
+/// A case's row: the host, the same core calls natively on one warm connection, and (where
+/// measured) natively on a fresh connection per call, as Spin opens one per request.
+fn row(name: &str, host: &Figures, native: &Figures, fresh: Option<&Figures>) {
+    let ratio = |n: &Figures| host.p50.as_secs_f64() / n.p50.as_secs_f64();
+    let (fresh_p50, fresh_ratio) = match fresh {
+        Some(f) => (ms(f.p50), format!("{:.2}", ratio(f))),
+        None => ("—".to_owned(), "—".to_owned()),
+    };
     println!(
-        "| {name} | {} | {} | {} | {} | {ratio:.2} | {} |",
+        "| {name} | {} | {} | {} | {} | {:.2} | {fresh_p50} | {fresh_ratio} | {} |",
         ms(host.p50),
         ms(host.p99),
         ms(native.p50),
         ms(native.p99),
+        ratio(native),
         host.n
     );
 }
@@ -221,7 +230,7 @@ fn main() {
     // Pairs: the first half of the duplicates for the host, the second for native runs.
     let half = dups / 2;
     // `bench::time` also runs a fifth as many warm-up merges.
-    let pairs = PAIR_MERGES.min(half * 5 / 6);
+    let pairs = PAIR_MERGES.min(half * 5 / 12);
     let h_pair = bench::time(pairs, |i| {
         let ids = [seed::contact_id(i * DUPLICATE_EVERY), dup_id(i)];
         post(merge_body(&ids));
@@ -258,6 +267,31 @@ fn main() {
         let req = MergeRequest::parse(&merge_body(&ids)).expect("request");
         merge::merge(ctx, &req).expect("merge");
     });
+    // A request's cost under Spin's connection model, natively: a fresh connection (the
+    // schema parsed, every statement compiled with its triggers) per call.
+    let path = state.path().join("sqlite_db.db");
+    let fresh = || NativeSql::open(&path).expect("native db");
+    let f_list = bench::time(2_000, |i| {
+        duplicates::for_contact(&fresh(), &seed::contact_id(with_duplicates(dups, i + 13)))
+            .expect("list");
+    });
+    let f_groups = bench::time(200, |_| {
+        duplicates::groups(&fresh(), 50, None).expect("groups");
+    });
+    let f_pair = bench::time(pairs, |i| {
+        let k = half + pairs * 6 / 5 + i;
+        let ids = [seed::contact_id(k * DUPLICATE_EVERY), dup_id(k)];
+        let req = MergeRequest::parse(&merge_body(&ids)).expect("request");
+        let db = fresh();
+        let catalogue = Catalogue::load(&db).expect("catalogue");
+        let ctx = Ctx {
+            db: &db,
+            catalogue: &catalogue,
+            region: Region::default(),
+            actor: "bench",
+        };
+        merge::merge(ctx, &req).expect("merge");
+    });
     let n_big = bench::time(BIG_MERGES as u64, |i| {
         let req = MergeRequest::parse(&merge_body(&native_sets[i as usize])).expect("request");
         merge::merge(ctx, &req).expect("merge");
@@ -275,19 +309,31 @@ fn main() {
     assert_eq!(left, Some(1), "the host merged the first pair");
 
     println!(
-        "| case | host p50 ms | host p99 ms | native p50 ms | native p99 ms | host/native | runs |"
+        "| case | host p50 ms | host p99 ms | native p50 ms | native p99 ms | host/native | native, fresh connection p50 ms | host/fresh | runs |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
-    row("`GET /api/duplicates/{id}`", &h_list, &n_list);
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    row(
+        "`GET /api/duplicates/{id}`",
+        &h_list,
+        &n_list,
+        Some(&f_list),
+    );
     row(
         "`GET /api/duplicates` (first page, 50 groups)",
         &h_groups,
         &n_groups,
+        Some(&f_groups),
     );
-    row("`POST /api/merge`, 2 contacts", &h_pair, &n_pair);
+    row(
+        "`POST /api/merge`, 2 contacts",
+        &h_pair,
+        &n_pair,
+        Some(&f_pair),
+    );
     row(
         "`POST /api/merge`, 25 contacts × 1,000 conversations",
         &h_big,
         &n_big,
+        None,
     );
 }

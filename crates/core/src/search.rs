@@ -223,7 +223,7 @@ macro_rules! index_row {
 }
 
 /// The triggers that keep both indexes in step with `contacts`, indexing with `$indexed`;
-/// an update re-indexes when `$changed` holds. `repo::save` sets every column: the
+/// an update re-indexes when `$changed` holds. A bulk save sets every column: the
 /// conditions keep tag, owner or block changes (bulk updates of a million rows) from
 /// re-indexing.
 macro_rules! triggers {

@@ -78,7 +78,7 @@ pub fn insert(db: &dyn Sql, contact: &mut Contact, retry_id: bool) -> Result<()>
     contact.rowid = db.last_insert_rowid();
     insert_tags(db, contact.rowid, &contact.tags)?;
     insert_identities(db, contact)?;
-    insert_match_keys(db, contact)
+    insert_match_keys(db, contact.rowid, &contact.match_keys())
 }
 
 fn row_values(contact: &Contact) -> Vec<Value> {
@@ -185,17 +185,16 @@ fn identity_holder(db: &dyn Sql, identity: &Identity) -> Result<Option<String>> 
     Ok(rows.scalar().and_then(Value::as_str).map(str::to_owned))
 }
 
-/// Replaces the contact's rows in `contact_keys`.
-pub fn insert_match_keys(db: &dyn Sql, contact: &Contact) -> Result<()> {
-    let keys = contact.match_keys();
+/// Adds match keys (`Contact::match_keys`) to contact `rowid`'s rows in `contact_keys`.
+fn insert_match_keys(db: &dyn Sql, rowid: i64, keys: &[(&'static str, String)]) -> Result<()> {
     if keys.is_empty() {
         return Ok(());
     }
     let mut params = Vec::with_capacity(keys.len() * 3);
     for (kind, value) in keys {
-        params.push(kind.into());
-        params.push(value.into());
-        params.push(contact.rowid.into());
+        params.push((*kind).into());
+        params.push(value.as_str().into());
+        params.push(rowid.into());
     }
     let values = vec!["(?, ?, ?)"; params.len() / 3].join(", ");
     db.execute(
@@ -227,11 +226,6 @@ pub fn load_many(db: &dyn Sql, contact_ids: &[&str]) -> Result<Vec<Contact>> {
         .into_iter()
         .map(|row| decode(&mut row.into_iter()))
         .collect())
-}
-
-/// Reads a contact by row id.
-pub fn load_rowid(db: &dyn Sql, rowid: i64) -> Result<Option<Contact>> {
-    load_where(db, "id = ?", rowid.into())
 }
 
 fn load_where(db: &dyn Sql, condition: &str, param: Value) -> Result<Option<Contact>> {
@@ -361,12 +355,25 @@ fn etag_matches(header: &str, etag: &str) -> bool {
 }
 
 /// Writes a changed contact over its stored version, bumping version and `updated_at`.
+/// Only what changed is written: the columns (an `UPDATE` compiles the triggers of every
+/// column it sets, on each request's fresh connection), the tags and the match keys
+/// gained or lost.
 pub fn save(db: &dyn Sql, before: &Contact, contact: &mut Contact) -> Result<()> {
     contact.tags = dedup_tags(contact.tags.iter().map(String::as_str));
     contact.set("version", before.version() + 1);
     contact.set("updated_at", time::now());
-    let assignments: Vec<String> = COLUMNS.iter().map(|c| format!("{c} = ?")).collect();
-    let mut params = row_values(contact);
+    let mut assignments = Vec::new();
+    let mut params = Vec::new();
+    for ((col, value), old) in COLUMNS
+        .iter()
+        .zip(row_values(contact))
+        .zip(row_values(before))
+    {
+        if value != old {
+            assignments.push(format!("{col} = ?"));
+            params.push(value);
+        }
+    }
     params.push(contact.rowid.into());
     db.execute(
         &format!(
@@ -376,21 +383,68 @@ pub fn save(db: &dyn Sql, before: &Contact, contact: &mut Contact) -> Result<()>
         &params,
     )
     .map_err(|e| conflict_or(db, contact, e))?;
-    if before.tags != contact.tags {
+    update_tags(db, contact.rowid, &before.tags, &contact.tags)?;
+    update_match_keys(
+        db,
+        contact.rowid,
+        &before.match_keys(),
+        &contact.match_keys(),
+    )
+}
+
+/// Deletes the tags in `before` that `after` lacks, then adds those it gained (spelled as in
+/// `after`: a tag whose case changed is deleted and added).
+fn update_tags(db: &dyn Sql, rowid: i64, before: &[String], after: &[String]) -> Result<()> {
+    let lost: Vec<Value> = before
+        .iter()
+        .filter(|t| !after.contains(t))
+        .map(|t| t.as_str().into())
+        .collect();
+    if !lost.is_empty() {
+        let marks = placeholders(lost.len());
+        let mut params = vec![Value::from(rowid)];
+        params.extend(lost);
         db.execute(
-            "DELETE FROM contact_tags WHERE contact_rowid = ?",
-            &[contact.rowid.into()],
+            &format!("DELETE FROM contact_tags WHERE contact_rowid = ? AND tag IN ({marks})"),
+            &params,
         )?;
-        insert_tags(db, contact.rowid, &contact.tags)?;
     }
-    if before.match_keys() != contact.match_keys() {
+    let gained: Vec<String> = after
+        .iter()
+        .filter(|t| !before.contains(t))
+        .cloned()
+        .collect();
+    insert_tags(db, rowid, &gained)
+}
+
+/// The same for match keys (each list as `Contact::match_keys` gives it).
+fn update_match_keys(
+    db: &dyn Sql,
+    rowid: i64,
+    before: &[(&'static str, String)],
+    after: &[(&'static str, String)],
+) -> Result<()> {
+    let lost: Vec<&(&str, String)> = before.iter().filter(|k| !after.contains(k)).collect();
+    if !lost.is_empty() {
+        let mut params = vec![Value::from(rowid)];
+        for (kind, value) in &lost {
+            params.push((*kind).into());
+            params.push(value.as_str().into());
+        }
         db.execute(
-            "DELETE FROM contact_keys WHERE contact_rowid = ?",
-            &[contact.rowid.into()],
+            &format!(
+                "DELETE FROM contact_keys WHERE contact_rowid = ? AND (kind, value) IN (VALUES {})",
+                vec!["(?, ?)"; lost.len()].join(", ")
+            ),
+            &params,
         )?;
-        insert_match_keys(db, contact)?;
     }
-    Ok(())
+    let gained: Vec<(&'static str, String)> = after
+        .iter()
+        .filter(|k| !before.contains(k))
+        .cloned()
+        .collect();
+    insert_match_keys(db, rowid, &gained)
 }
 
 /// Deletes one contact and everything attached to it; history keeps the record of it.
@@ -411,17 +465,33 @@ pub fn delete(db: &dyn Sql, actor: &str, contact_id: &str) -> Result<()> {
 /// Deletes contacts by row id with their tags, identities, conversations and match keys.
 /// Runs inside the caller's transaction.
 pub fn delete_rows(db: &dyn Sql, rowids: &[i64]) -> Result<()> {
+    delete_with(
+        db,
+        rowids,
+        &[
+            "contact_tags",
+            "identities",
+            "conversations",
+            "contact_keys",
+        ],
+    )
+}
+
+/// Deletes contacts whose identities and conversations a merge has moved to its primary,
+/// with their tags and match keys: two statements fewer than [`delete_rows`], each a host
+/// call that would find nothing. Runs inside the caller's transaction.
+pub fn delete_merged_rows(db: &dyn Sql, rowids: &[i64]) -> Result<()> {
+    delete_with(db, rowids, &["contact_tags", "contact_keys"])
+}
+
+/// Deletes the rows of `attached` (tables keyed by `contact_rowid`) and the contacts.
+fn delete_with(db: &dyn Sql, rowids: &[i64], attached: &[&str]) -> Result<()> {
     if rowids.is_empty() {
         return Ok(());
     }
     let ids: Vec<Value> = rowids.iter().map(|r| (*r).into()).collect();
     let marks = placeholders(ids.len());
-    for table in [
-        "contact_tags",
-        "identities",
-        "conversations",
-        "contact_keys",
-    ] {
+    for table in attached {
         db.execute(
             &format!("DELETE FROM {table} WHERE contact_rowid IN ({marks})"),
             &ids,

@@ -7,7 +7,7 @@ use crate::contacts::history;
 use crate::contacts::repo::{self, Ctx};
 use crate::kernel::error::{Error, Result};
 use crate::kernel::store::{placeholders, write_tx, DbError, Sql, Value};
-use crate::merge::{duplicates, plan, MergeRequest};
+use crate::merge::{plan, MergeRequest};
 use crate::search;
 
 /// What a merge left (or, in a dry run, would leave).
@@ -59,25 +59,19 @@ fn merge_in_tx(ctx: Ctx, req: &MergeRequest) -> Result<Merged> {
     move_to(ctx.db, primary.rowid, &rowids)?;
     // The secondaries go first: the primary may take over one of their primary emails or
     // phones, which are UNIQUE.
-    repo::delete_rows(ctx.db, &rowids)?;
+    repo::delete_merged_rows(ctx.db, &rowids)?;
     let mut contact = plan.contact;
     repo::save(ctx.db, &primary, &mut contact)?;
     move_history(ctx.db, primary.contact_id(), &ids)?;
     history::record_merge(ctx.db, primary.contact_id(), ctx.actor, &plan.changed, &ids)?;
     search::upkeep(ctx.db)?;
-    // Read back as stored (tags and identities in their stored order), so a dry run and a
-    // merge answer exactly what a later read shows.
-    let contact = repo::load_rowid(ctx.db, primary.rowid)?
-        .ok_or_else(|| Error::Storage("merge: the primary vanished".into()))?;
-    let possible_duplicates = ctx
-        .db
-        .execute(&duplicates::count_sql("?1"), &[contact.rowid.into()])?
-        .scalar_i64()
-        .unwrap_or(0);
+    // Read back as stored (tags and identities in their stored order), with its count, so a
+    // dry run and a merge answer exactly what a later read shows.
+    let read = repo::read(ctx.db, primary.contact_id())?;
     Ok(Merged {
-        contact,
+        contact: read.contact,
         merged: ids,
-        possible_duplicates,
+        possible_duplicates: read.possible_duplicates,
     })
 }
 

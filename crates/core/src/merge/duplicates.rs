@@ -235,7 +235,7 @@ pub const SCHEMA_V2: &[&str] = &[
         keep_name!("new"),
         " END"
     ),
-    // `repo::save` sets every column: the WHEN clause keeps other edits from looking.
+    // A bulk save sets every column: the WHEN clause keeps other edits from looking.
     concat!(
         "CREATE TRIGGER duplicate_keys_name_update AFTER UPDATE OF first_name, last_name, company \
          ON contacts WHEN ",
@@ -397,7 +397,7 @@ pub const SCHEMA_V3: &[&str] = &[
         drop_unshared_key!("new.match_kind", "new.match_value"),
         " END"
     ),
-    // `repo::save` sets every column: the WHEN clause keeps other edits from looking.
+    // A bulk save sets every column: the WHEN clause keeps other edits from looking.
     concat!(
         "CREATE TRIGGER duplicate_keys_name_update AFTER UPDATE OF first_name, last_name, company \
          ON contacts WHEN old.name_key IS NOT new.name_key BEGIN ",

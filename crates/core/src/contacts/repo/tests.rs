@@ -192,6 +192,43 @@ fn update_is_partial_versioned_and_recorded() {
 }
 
 #[test]
+fn an_update_writes_only_the_tags_and_keys_it_changes() {
+    let db = db();
+    let cat = catalogue(&db);
+    let c = create(
+        ctx(&db, &cat),
+        &json!({"email": "a@x.com", "secondary_emails": ["b@x.com", "c@x.com"], "tags": ["vip", "beta"]}),
+    )
+    .unwrap();
+    let stored = |sql: &str| -> Vec<String> {
+        db.execute(sql, &[c.rowid.into()])
+            .unwrap()
+            .rows
+            .into_iter()
+            .map(|r| r[0].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let u = update(
+        ctx(&db, &cat),
+        c.contact_id(),
+        &json!({"secondary_emails": ["c@x.com", "D@x.com"], "tags": ["VIP", "new"]}),
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        stored("SELECT value FROM contact_keys WHERE contact_rowid = ? ORDER BY value"),
+        ["a@x.com", "c@x.com", "d@x.com"],
+        "the lost key goes, the kept ones stay, the gained one comes"
+    );
+    assert_eq!(
+        stored("SELECT tag FROM contact_tags WHERE contact_rowid = ? ORDER BY tag"),
+        ["new", "VIP"],
+        "a tag whose case changed is stored as now spelled"
+    );
+    assert_eq!(load(&db, c.contact_id()).unwrap().cols, u.cols);
+}
+
+#[test]
 fn custom_values_are_checked_and_deleted_fields_disappear() {
     let db = db();
     let def = CustomFieldDef {
