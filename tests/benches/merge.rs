@@ -159,6 +159,19 @@ fn merge_body(ids: &[String]) -> Json {
 }
 
 /// Seeded contacts that have an added duplicate, spread over the table.
+/// What `POST /api/merge` does with the database, natively: the catalogue, then the merge.
+fn merge_natively(db: &NativeSql, ids: &[String]) {
+    let catalogue = Catalogue::load(db).expect("catalogue");
+    let ctx = Ctx {
+        db,
+        catalogue: &catalogue,
+        region: Region::default(),
+        actor: "bench",
+    };
+    let req = MergeRequest::parse(&merge_body(ids)).expect("request");
+    merge::merge(ctx, &req).expect("merge");
+}
+
 fn with_duplicates(dups: u64, i: u64) -> u64 {
     (i.wrapping_mul(2_654_435_761) % dups) * DUPLICATE_EVERY
 }
@@ -245,13 +258,6 @@ fn main() {
     drop(host);
 
     // The same calls natively.
-    let catalogue = Catalogue::load(&db).expect("catalogue");
-    let ctx = Ctx {
-        db: &db,
-        catalogue: &catalogue,
-        region: Region::default(),
-        actor: "bench",
-    };
     let n_list = bench::time(2_000, |i| {
         duplicates::for_contact(&db, &seed::contact_id(with_duplicates(dups, i + 7)))
             .expect("list");
@@ -260,12 +266,8 @@ fn main() {
         duplicates::groups(&db, 50, None).expect("groups");
     });
     let n_pair = bench::time(pairs, |i| {
-        let ids = [
-            seed::contact_id((half + i) * DUPLICATE_EVERY),
-            dup_id(half + i),
-        ];
-        let req = MergeRequest::parse(&merge_body(&ids)).expect("request");
-        merge::merge(ctx, &req).expect("merge");
+        let k = half + i;
+        merge_natively(&db, &[seed::contact_id(k * DUPLICATE_EVERY), dup_id(k)]);
     });
     // A request's cost under Spin's connection model, natively: a fresh connection (the
     // schema parsed, every statement compiled with its triggers) per call.
@@ -280,21 +282,13 @@ fn main() {
     });
     let f_pair = bench::time(pairs, |i| {
         let k = half + pairs * 6 / 5 + i;
-        let ids = [seed::contact_id(k * DUPLICATE_EVERY), dup_id(k)];
-        let req = MergeRequest::parse(&merge_body(&ids)).expect("request");
-        let db = fresh();
-        let catalogue = Catalogue::load(&db).expect("catalogue");
-        let ctx = Ctx {
-            db: &db,
-            catalogue: &catalogue,
-            region: Region::default(),
-            actor: "bench",
-        };
-        merge::merge(ctx, &req).expect("merge");
+        merge_natively(
+            &fresh(),
+            &[seed::contact_id(k * DUPLICATE_EVERY), dup_id(k)],
+        );
     });
     let n_big = bench::time(BIG_MERGES as u64, |i| {
-        let req = MergeRequest::parse(&merge_body(&native_sets[i as usize])).expect("request");
-        merge::merge(ctx, &req).expect("merge");
+        merge_natively(&db, &native_sets[i as usize]);
     });
     let left = db
         .execute(

@@ -474,47 +474,47 @@ impl Candidate {
 }
 
 /// The contacts that look like `contact_id`, strongest evidence first, then oldest first;
-/// at most [`MAX_CANDIDATES`].
+/// at most [`MAX_CANDIDATES`]. One statement, which also tells an unknown contact (no row)
+/// from one without candidates: most contacts have none, and the console asks on every
+/// contact page.
 pub fn for_contact(db: &dyn Sql, contact_id: &str) -> Result<Vec<Candidate>> {
     let rows = db.execute(
         &list_sql(),
         &[contact_id.into(), (MAX_CANDIDATES as i64).into()],
     )?;
-    if rows.is_empty() {
-        let known = db.execute(
-            "SELECT 1 FROM contacts WHERE contact_id = ?",
-            &[contact_id.into()],
-        )?;
-        if known.is_empty() {
-            return Err(Error::NotFound(format!("contact '{contact_id}'")));
-        }
-    }
-    Ok(rows
-        .rows
-        .iter()
-        .map(|row| {
-            let text = |i: usize| row.get(i).and_then(Value::as_str).unwrap_or_default();
-            let reasons: Vec<String> = serde_json::from_str(text(1)).unwrap_or_default();
+    let list = rows
+        .scalar()
+        .ok_or_else(|| Error::NotFound(format!("contact '{contact_id}'")))?;
+    let items: Vec<(String, Vec<String>, Json)> = list
+        .as_str()
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_default();
+    Ok(items
+        .into_iter()
+        .map(|(contact_id, reasons, summary)| {
             let mut reasons: Vec<Reason> =
                 reasons.iter().filter_map(|r| Reason::parse(r)).collect();
             reasons.sort();
             Candidate {
-                contact_id: text(0).to_owned(),
+                contact_id,
                 reasons,
-                summary: serde_json::from_str(text(2)).unwrap_or_else(|_| json!({})),
+                summary,
             }
         })
         .collect())
 }
 
-/// [`for_contact`]'s statement: `?1` the Contact ID, `?2` the limit.
+/// [`for_contact`]'s statement: `?1` the Contact ID, `?2` the limit. One row (a JSON array
+/// of `[contact_id, reasons, summary]`) when the contact exists, none when it does not.
 pub(crate) fn list_sql() -> String {
     format!(
-        "SELECT c.contact_id, json_group_array(DISTINCT d.reason), {SUMMARY}, \
-           min(CASE d.reason WHEN 'email' THEN 0 WHEN 'phone' THEN 1 WHEN 'identity' THEN 2 ELSE 3 END) AS strength \
-         FROM ({}) d JOIN contacts c ON c.id = d.other \
-         GROUP BY d.other ORDER BY strength, d.other LIMIT ?2",
-        candidates_sql("(SELECT id FROM contacts WHERE contact_id = ?1)")
+        "SELECT (SELECT json_group_array(json_array(contact_id, json(reasons), json(summary))) FROM ( \
+           SELECT c.contact_id, json_group_array(DISTINCT d.reason) AS reasons, {SUMMARY} AS summary, \
+             min(CASE d.reason WHEN 'email' THEN 0 WHEN 'phone' THEN 1 WHEN 'identity' THEN 2 ELSE 3 END) AS strength \
+           FROM ({}) d JOIN contacts c ON c.id = d.other \
+           GROUP BY d.other ORDER BY strength, d.other LIMIT ?2)) \
+         FROM contacts c0 WHERE c0.contact_id = ?1",
+        candidates_sql("c0.id")
     )
 }
 

@@ -152,6 +152,12 @@ fn shared_email_phone_identity_and_name_company_are_reasons() {
         duplicates::for_contact(&db, "NOPE"),
         Err(Error::NotFound(_))
     ));
+    let alone = create(&db, json!({"email": "alone@nowhere.org"}));
+    assert_eq!(
+        duplicates::for_contact(&db, alone.contact_id()),
+        Ok(vec![]),
+        "a known contact without candidates has an empty list, not a 404"
+    );
 }
 
 #[test]
@@ -701,6 +707,7 @@ fn detection_reads_indexes_only() {
             .collect()
     };
     let tables = [
+        "c0",
         "k1",
         "k2",
         "i1",
