@@ -6,7 +6,8 @@ use contacts_core::kernel::values::Region;
 use contacts_core::{Error, Result};
 
 pub trait Platform {
-    /// The database, opened on first use with its schema current.
+    /// The database, opened on first use; its schema is current before anything is written
+    /// (`schema::Current` under Spin).
     fn sql(&self) -> Result<&dyn Sql>;
     fn kv(&self) -> Result<&dyn Kv>;
     /// A Spin variable; `None` when unset or empty.

@@ -98,7 +98,7 @@ pub fn serve(
 
 #[derive(Default)]
 struct SpinPlatform {
-    sql: OnceCell<SpinSql>,
+    sql: OnceCell<schema::Current<SpinSql>>,
     kv: OnceCell<SpinKv>,
 }
 
@@ -109,9 +109,7 @@ impl Platform for SpinPlatform {
         }
         let conn = Connection::open("default")
             .map_err(|e| Error::Storage(format!("opening database: {e}")))?;
-        let db = SpinSql(conn);
-        schema::ensure(&db)?;
-        Ok(self.sql.get_or_init(|| db))
+        Ok(self.sql.get_or_init(|| schema::Current::new(SpinSql(conn))))
     }
 
     fn kv(&self) -> Result<&dyn Kv> {

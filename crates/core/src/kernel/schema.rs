@@ -1,12 +1,95 @@
 //! The SQLite schema and its versioned migrations.
 //!
-//! Every request of every component calls [`ensure`] before its first statement: one
-//! `PRAGMA user_version` read when the schema is current. Migrating takes the write lock
-//! (`BEGIN IMMEDIATE`) and re-reads the version inside it, so two components starting on a
-//! fresh database at once migrate it exactly once.
+//! [`ensure`] brings a database to [`LATEST`]: one `PRAGMA user_version` read when the
+//! schema is current. Migrating takes the write lock (`BEGIN IMMEDIATE`) and re-reads the
+//! version inside it, so two components starting on a fresh database at once migrate it
+//! exactly once. Under Spin every request opens its own connection, and [`Current`] calls
+//! [`ensure`] only when the request writes, or when a read names something the database
+//! does not have yet: a read-only request on a current schema runs no version check.
+
+use std::cell::Cell;
 
 use crate::kernel::error::{Error, Result};
-use crate::kernel::store::{write_tx, Sql};
+use crate::kernel::store::{write_tx, DbError, Rows, Sql, Turn, Value};
+
+/// A connection whose schema is brought current before its first write, not before its
+/// first statement: each statement is a host call under Spin, and most requests only read.
+///
+/// - Anything but a `SELECT` (a write, `BEGIN`, a pragma) runs [`ensure`] first, so no
+///   write ever lands on an old schema and misses a trigger a migration added.
+/// - A `SELECT` runs as it is. On a database whose schema is behind this build it either
+///   names a table or column that is not there yet — then [`ensure`] runs and the `SELECT`
+///   runs again — or it reads what both versions have, which is still right: a migration
+///   adds tables, columns, indexes and triggers, and never changes what an existing name
+///   means (a migration that must, renames it).
+pub struct Current<S> {
+    db: S,
+    checked: Cell<bool>,
+}
+
+impl<S: Sql> Current<S> {
+    pub fn new(db: S) -> Self {
+        Current {
+            db,
+            checked: Cell::new(false),
+        }
+    }
+
+    fn check(&self) -> std::result::Result<(), DbError> {
+        if !self.checked.get() {
+            // Back to the error it was (a busy lock stays one, for callers that retry).
+            ensure(&self.db).map_err(|e| {
+                let text = match e {
+                    Error::Storage(m) => m,
+                    other => other.to_string(),
+                };
+                DbError::Sqlite(text.strip_prefix("sqlite: ").unwrap_or(&text).to_owned())
+            })?;
+            self.checked.set(true);
+        }
+        Ok(())
+    }
+}
+
+/// A `SELECT` (SQLite's `WITH … SELECT` is not used here): it cannot write.
+fn is_select(sql: &str) -> bool {
+    sql.trim_start()
+        .get(..6)
+        .is_some_and(|w| w.eq_ignore_ascii_case("select"))
+}
+
+/// SQLite's error for a statement naming a table or column the schema lacks.
+fn names_missing_schema(e: &DbError) -> bool {
+    matches!(e, DbError::Sqlite(m) if m.starts_with("no such table") || m.starts_with("no such column"))
+}
+
+impl<S: Sql> Sql for Current<S> {
+    fn execute(&self, sql: &str, params: &[Value]) -> std::result::Result<Rows, DbError> {
+        if !is_select(sql) {
+            self.check()?;
+        }
+        match self.db.execute(sql, params) {
+            Err(e) if !self.checked.get() && names_missing_schema(&e) => {
+                self.check()?;
+                self.db.execute(sql, params)
+            }
+            other => other,
+        }
+    }
+
+    fn last_insert_rowid(&self) -> i64 {
+        self.db.last_insert_rowid()
+    }
+
+    fn changes(&self) -> u64 {
+        self.db.changes()
+    }
+
+    fn begin_immediate(&self, turn: Turn) -> std::result::Result<(), DbError> {
+        self.check()?;
+        self.db.begin_immediate(turn)
+    }
+}
 
 /// Migration `n` (1-based) brings the schema from version `n - 1` to `n`. Each is a list of
 /// parts, each part a list of single statements (Spin runs one statement per call). Append
@@ -300,6 +383,89 @@ mod tests {
         assert_eq!(count("sqlite_stat4"), Some(0));
         analyze(&db, Some("contacts_city")).unwrap();
         assert_eq!(count("sqlite_stat4"), Some(0));
+    }
+
+    /// Counts the statements that reach the database.
+    struct Counting {
+        db: NativeSql,
+        statements: Cell<usize>,
+    }
+
+    impl Sql for Counting {
+        fn execute(&self, sql: &str, params: &[Value]) -> std::result::Result<Rows, DbError> {
+            self.statements.set(self.statements.get() + 1);
+            self.db.execute(sql, params)
+        }
+        fn last_insert_rowid(&self) -> i64 {
+            self.db.last_insert_rowid()
+        }
+        fn changes(&self) -> u64 {
+            self.db.changes()
+        }
+    }
+
+    fn counting(db: NativeSql) -> Current<Counting> {
+        Current::new(Counting {
+            db,
+            statements: Cell::new(0),
+        })
+    }
+
+    #[test]
+    fn a_read_on_a_current_schema_runs_no_version_check() {
+        let db = NativeSql::open_in_memory();
+        ensure(&db).unwrap();
+        let db = counting(db);
+        db.execute("SELECT count(*) FROM contacts", &[]).unwrap();
+        assert_eq!(db.db.statements.get(), 1);
+        db.execute(
+            "INSERT INTO custom_fields (key, label, type, position, created_at) VALUES ('a', 'A', 'text', 1, '')",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            db.db.statements.get(),
+            3,
+            "a write checks the version first"
+        );
+        db.execute("DELETE FROM custom_fields", &[]).unwrap();
+        assert_eq!(db.db.statements.get(), 4, "once per connection");
+    }
+
+    #[test]
+    fn a_read_naming_what_an_old_schema_lacks_migrates_and_runs_again() {
+        let db = counting(NativeSql::open_in_memory());
+        let rows = db.execute("SELECT count(*) FROM contacts", &[]).unwrap();
+        assert_eq!(rows.scalar_i64(), Some(0));
+        assert_eq!(current_version(&db.db.db).unwrap(), LATEST);
+        let old = NativeSql::open_in_memory();
+        migrate(&old, 2).unwrap();
+        let old = counting(old);
+        old.execute("SELECT count(*) FROM contacts WHERE name_key IS NULL", &[])
+            .unwrap();
+        assert_eq!(current_version(&old.db.db).unwrap(), LATEST);
+        let bad = counting(NativeSql::open_in_memory());
+        ensure(&bad.db.db).unwrap();
+        assert!(
+            bad.execute("SELECT nope FROM contacts", &[]).is_err(),
+            "a read naming what no version has still fails"
+        );
+    }
+
+    #[test]
+    fn a_write_or_a_transaction_on_a_fresh_database_migrates_first() {
+        let db = counting(NativeSql::open_in_memory());
+        db.execute("PRAGMA busy_timeout = 10", &[]).unwrap();
+        assert_eq!(current_version(&db.db.db).unwrap(), LATEST);
+        let db = counting(NativeSql::open_in_memory());
+        write_tx(&db, || {
+            db.execute(
+                "INSERT INTO custom_fields (key, label, type, position, created_at) VALUES ('a', 'A', 'text', 1, '')",
+                &[],
+            )
+        })
+        .unwrap();
+        assert_eq!(current_version(&db.db.db).unwrap(), LATEST);
     }
 
     #[test]
