@@ -20,8 +20,8 @@ use crate::kernel::store::{write_tx, DbError, Rows, Sql, Turn, Value};
 /// - A `SELECT` runs as it is. On a database whose schema is behind this build it either
 ///   names a table or column that is not there yet — then [`ensure`] runs and the `SELECT`
 ///   runs again — or it reads what both versions have, which is still right: a migration
-///   adds tables, columns, indexes and triggers, and never changes what an existing name
-///   means (a migration that must, renames it).
+///   adds tables, columns, indexes and triggers, or drops what the code no longer reads,
+///   and never changes what a name that stays means (one that must, renames it).
 pub struct Current<S> {
     db: S,
     checked: Cell<bool>,
