@@ -392,28 +392,29 @@ pub fn save(db: &dyn Sql, before: &Contact, contact: &mut Contact) -> Result<()>
     )
 }
 
-/// Deletes the tags in `before` that `after` lacks, then adds those it gained (spelled as in
-/// `after`: a tag whose case changed is deleted and added).
+/// What `after` lost of `before`, and what it gained.
+fn lost_and_gained<'a, T: PartialEq>(before: &'a [T], after: &'a [T]) -> (Vec<&'a T>, Vec<&'a T>) {
+    let lost = before.iter().filter(|x| !after.contains(x)).collect();
+    let gained = after.iter().filter(|x| !before.contains(x)).collect();
+    (lost, gained)
+}
+
+/// Deletes the tags `after` lost, then adds those it gained (spelled as in `after`: a tag
+/// whose case changed is deleted and added).
 fn update_tags(db: &dyn Sql, rowid: i64, before: &[String], after: &[String]) -> Result<()> {
-    let lost: Vec<Value> = before
-        .iter()
-        .filter(|t| !after.contains(t))
-        .map(|t| t.as_str().into())
-        .collect();
+    let (lost, gained) = lost_and_gained(before, after);
     if !lost.is_empty() {
-        let marks = placeholders(lost.len());
         let mut params = vec![Value::from(rowid)];
-        params.extend(lost);
+        params.extend(lost.iter().map(|t| Value::from(t.as_str())));
         db.execute(
-            &format!("DELETE FROM contact_tags WHERE contact_rowid = ? AND tag IN ({marks})"),
+            &format!(
+                "DELETE FROM contact_tags WHERE contact_rowid = ? AND tag IN ({})",
+                placeholders(lost.len())
+            ),
             &params,
         )?;
     }
-    let gained: Vec<String> = after
-        .iter()
-        .filter(|t| !before.contains(t))
-        .cloned()
-        .collect();
+    let gained: Vec<String> = gained.into_iter().cloned().collect();
     insert_tags(db, rowid, &gained)
 }
 
@@ -424,7 +425,7 @@ fn update_match_keys(
     before: &[(&'static str, String)],
     after: &[(&'static str, String)],
 ) -> Result<()> {
-    let lost: Vec<&(&str, String)> = before.iter().filter(|k| !after.contains(k)).collect();
+    let (lost, gained) = lost_and_gained(before, after);
     if !lost.is_empty() {
         let mut params = vec![Value::from(rowid)];
         for (kind, value) in &lost {
@@ -439,11 +440,7 @@ fn update_match_keys(
             &params,
         )?;
     }
-    let gained: Vec<(&'static str, String)> = after
-        .iter()
-        .filter(|k| !before.contains(k))
-        .cloned()
-        .collect();
+    let gained: Vec<(&'static str, String)> = gained.into_iter().cloned().collect();
     insert_match_keys(db, rowid, &gained)
 }
 
