@@ -5,8 +5,9 @@
 //! Two FTS5 indexes, kept in step with `contacts` by triggers (so every writer — create,
 //! update, delete, merge, import, auto-create, bulk — keeps them current in its own
 //! transaction, and none has to know they exist; writers that add or change contacts also
-//! call [`upkeep`], which keeps each index in few segments, or, writing many contacts at
-//! once, run through [`bulk_write`], which bounds the merge work by the write's size):
+//! call [`upkeep`] (one write in sixteen, [`upkeep_due`]), which keeps each index in few
+//! segments, or, writing many contacts at once, run through [`bulk_write`], which bounds
+//! the merge work by the write's size):
 //! - `search_words` (unicode61, diacritics removed, prefix indexes for 1 to 3 characters):
 //!   name words, each email as one token (secondary ones too), phone digits (secondary
 //!   phones' E.164 ones too), searchable custom values. Answers
@@ -42,7 +43,7 @@ use crate::kernel::fields::Catalogue;
 use crate::kernel::store::{Sql, Value};
 use crate::query::page::{item_json, projection, Page, Where};
 
-pub use upkeep::{bulk_write, upkeep};
+pub use upkeep::{bulk_write, upkeep, upkeep_due};
 pub use words::{Check, Query, Rank, MAX_QUERY_CHARS};
 
 /// `x` with the letters of [`words::FOLD`] folded (SQLite's `remove_diacritics` keeps them).

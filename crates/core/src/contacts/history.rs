@@ -6,14 +6,14 @@ use crate::kernel::error::Result;
 use crate::kernel::store::{Sql, Value};
 use crate::kernel::values::time;
 
-/// Appends one history item. Runs inside the caller's transaction.
+/// Appends one history item and returns its id. Runs inside the caller's transaction.
 pub fn record(
     db: &dyn Sql,
     contact_id: &str,
     action: &str,
     actor: &str,
     fields: &[String],
-) -> Result<()> {
+) -> Result<i64> {
     db.execute(
         "INSERT INTO history (contact_id, at, action, actor, fields) VALUES (?, ?, ?, ?, ?)",
         &[
@@ -24,7 +24,7 @@ pub fn record(
             json!(fields).to_string().into(),
         ],
     )?;
-    Ok(())
+    Ok(db.last_insert_rowid())
 }
 
 /// Appends the `merge` item of a merge: the fields it changed and the Contact IDs it

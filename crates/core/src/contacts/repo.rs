@@ -45,8 +45,10 @@ pub fn create(ctx: Ctx, body: &Json) -> Result<Contact> {
         );
         let keys = edit.apply(&mut contact, ctx.catalogue);
         insert(ctx.db, &mut contact, edit.contact_id.is_none())?;
-        history::record(ctx.db, contact.contact_id(), "create", ctx.actor, &keys)?;
-        search::upkeep(ctx.db)?;
+        let item = history::record(ctx.db, contact.contact_id(), "create", ctx.actor, &keys)?;
+        if search::upkeep_due(item) {
+            search::upkeep(ctx.db)?;
+        }
         Ok(contact)
     })
 }
@@ -341,8 +343,10 @@ pub fn update(ctx: Ctx, contact_id: &str, body: &Json, if_match: Option<&str>) -
             return Ok(before);
         }
         save(ctx.db, &before, &mut contact)?;
-        history::record(ctx.db, contact_id, "update", ctx.actor, &changed)?;
-        search::upkeep(ctx.db)?;
+        let item = history::record(ctx.db, contact_id, "update", ctx.actor, &changed)?;
+        if search::upkeep_due(item) {
+            search::upkeep(ctx.db)?;
+        }
         Ok(contact)
     })
 }
@@ -455,7 +459,8 @@ pub fn delete(db: &dyn Sql, actor: &str, contact_id: &str) -> Result<()> {
             .scalar_i64()
             .ok_or_else(|| Error::NotFound(format!("contact '{contact_id}'")))?;
         delete_rows(db, &[rowid])?;
-        history::record(db, contact_id, "delete", actor, &[])
+        history::record(db, contact_id, "delete", actor, &[])?;
+        Ok(())
     })
 }
 

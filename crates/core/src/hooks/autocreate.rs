@@ -123,16 +123,19 @@ pub fn process_with(
         let result = write_tx(db, || {
             let mut outcomes = Vec::with_capacity(events.len());
             let mut prune_due = false;
+            let mut upkeep_due = false;
             for ev in events {
                 let (outcome, key_id) = apply(db, settings, ev)?;
                 prune_due |= key_id.is_some_and(|id| id % retention.every == 0);
+                // Only a new contact adds to the search indexes; activity and identities
+                // do not.
+                upkeep_due |= outcome.created && key_id.is_some_and(search::upkeep_due);
                 outcomes.push(outcome);
             }
             if prune_due {
                 prune(db, retention)?;
             }
-            // Only a new contact adds to the search indexes; activity and identities do not.
-            if outcomes.iter().any(|o| o.created) {
+            if upkeep_due {
                 search::upkeep(db)?;
             }
             Ok(outcomes)
@@ -354,7 +357,8 @@ fn attach_identity(db: &dyn Sql, found: &Found, ev: &Event, now: &str) -> Result
         "update",
         &actor(ev.channel()),
         &["identities".to_owned()],
-    )
+    )?;
+    Ok(())
 }
 
 /// Keeps activity current: the conversation's first/last seen, `last_activity_at`, and

@@ -4,9 +4,9 @@
 //! level, four at a time: however the contacts arrive (a chat at a time or in batches), a
 //! large index ends up in about ten segments, three of them at each of the top levels, and
 //! every look-up walks each one (a search's p99 about doubles, docs/benchmarks.md). Spin has
-//! no background work, so writers call [`upkeep`] in their transactions: it reads each
-//! index's structure record and, when a second large segment has grown, starts FTS5's
-//! incremental full merge (`'merge', -1`). FTS5's own automerge then carries that merge on,
+//! no background work, so writers call [`upkeep`] in their transactions (a single write
+//! once in sixteen, [`upkeep_due`]): it reads each index's structure record and, when a
+//! second large segment has grown, starts FTS5's incremental full merge (`'merge', -1`). FTS5's own automerge then carries that merge on,
 //! a few pages per written leaf, in the transactions that follow.
 //!
 //! "A few" is the index's level count per leaf (`fts5IndexAutomerge`), and every full merge
@@ -37,6 +37,18 @@ const AUTOMERGE: i64 = 4;
 /// an index of a few levels, without the level count's growth. At 1M, 8 cost an import 11%
 /// of its speed and left search no faster right after it (docs/benchmarks.md, Import).
 const BULK_MERGE_FACTOR: u64 = 4;
+
+/// A single-contact write does [`upkeep`] once in this many: the structure read is a
+/// statement in the write lock, and one write adds a few pages to an index of thousands, so
+/// a check every sixteen writes starts a merge as soon, to within a few pages.
+const UPKEEP_EVERY: i64 = 16;
+
+/// Whether the single-contact write that drew `draw` does [`upkeep`]: a number that every
+/// write draws anew from a counter all writers share (a history item's id, an event key's
+/// id), so one write in [`UPKEEP_EVERY`] does it, whoever writes.
+pub fn upkeep_due(draw: i64) -> bool {
+    draw % UPKEEP_EVERY == 0
+}
 
 /// Starts a full merge of each index that has two large segments and no merge under way.
 pub fn upkeep(db: &dyn Sql) -> Result<()> {
@@ -79,7 +91,7 @@ pub fn bulk_write<T>(db: &dyn Sql, write: impl FnOnce() -> Result<T>) -> Result<
 
 /// Each index's structure record, decoded; `None` for a missing record or one this code
 /// cannot read (a future FTS5 format), which only means no upkeep. Both in one statement:
-/// this runs in every write request.
+/// this runs in every bulk write and in one single write in sixteen.
 fn structures(db: &dyn Sql) -> Result<Vec<Option<Structure>>> {
     let records: Vec<String> = INDEXES
         .iter()
@@ -254,6 +266,12 @@ mod tests {
             ],
         )?;
         Ok(())
+    }
+
+    #[test]
+    fn one_single_write_in_sixteen_does_upkeep() {
+        let due: Vec<i64> = (1..=64).filter(|&draw| upkeep_due(draw)).collect();
+        assert_eq!(due, [16, 32, 48, 64]);
     }
 
     fn insert_one_per_transaction(db: &NativeSql, from: usize, n: usize, tend: bool) {
