@@ -1,7 +1,6 @@
 //! The `block` component's routes (SPEC §3 Block, §8): the Blocked segment as a page, block
 //! many, unblock one.
 
-use contacts_core::kernel::fields::Catalogue;
 use contacts_core::query::page;
 use contacts_core::{hooks::blocks, Error, Result};
 use serde_json::json;
@@ -53,10 +52,10 @@ fn dispatch(call: &Call) -> Result<Response> {
 /// Segment Blocked, paged like every contact list.
 fn list(call: &Call) -> Result<Response> {
     let db = call.platform.sql()?;
-    let catalogue = Catalogue::load(db)?;
+    let (catalogue, columns) = listing::catalogue_and_columns(call, db)?;
     let blocked = page::system_segment("blocked")
         .ok_or_else(|| Error::Storage("system segment 'blocked' is missing".into()))?;
-    listing::page(call, db, &catalogue, blocked)
+    listing::page(call, db, &catalogue, columns, blocked)
 }
 
 fn block(call: &Call) -> Result<Response> {

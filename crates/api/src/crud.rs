@@ -185,11 +185,11 @@ fn ctx<'a>(call: &'a Call, catalogue: &'a Catalogue) -> Result<Ctx<'a>> {
 
 fn list(call: &Call) -> Result<Response> {
     let db = call.platform.sql()?;
-    let catalogue = Catalogue::load(db)?;
+    let (catalogue, columns) = listing::catalogue_and_columns(call, db)?;
     let segment = call.req.param("segment").unwrap_or_else(|| "all".into());
     let clock = crate::filter::clock(call.platform)?;
     let scope = page::segment_scope(db, &catalogue, &clock, &segment)?;
-    listing::page(call, db, &catalogue, scope)
+    listing::page(call, db, &catalogue, columns, scope)
 }
 
 /// A contact as a read shows it: with its possible-duplicate count and ETag.
@@ -315,8 +315,7 @@ fn delete_field(call: &Call) -> Result<Response> {
 
 fn read_view(call: &Call) -> Result<Response> {
     let db = call.platform.sql()?;
-    let catalogue = Catalogue::load(db)?;
-    let columns = table_view::load(db, &|| call.platform.kv(), call.actor(), &catalogue)?;
+    let (_, columns) = table_view::load(db, &|| call.platform.kv(), call.actor())?;
     Ok(Response::ok(&json!({ "columns": columns })))
 }
 

@@ -115,7 +115,15 @@ fn run_query(call: &Call) -> Result<Response> {
     }
     let member = |k: &str| obj.get(k).filter(|v| !v.is_null());
     let db = call.platform.sql()?;
-    let catalogue = Catalogue::load(db)?;
+    // Without `fields` the caller's table view is read with the catalogue, one statement.
+    let (catalogue, columns) = match member("fields") {
+        Some(v) => {
+            let catalogue = Catalogue::load(db)?;
+            let columns = body_columns(v, &catalogue)?;
+            (catalogue, columns)
+        }
+        None => table_view::load(db, &|| call.platform.kv(), call.actor())?,
+    };
     let clock = clock(call.platform)?;
     let filter = match member("filter") {
         Some(f) => Filter::parse(f, &catalogue)?,
@@ -160,10 +168,6 @@ fn run_query(call: &Call) -> Result<Response> {
             })
         }
         None => None,
-    };
-    let columns = match member("fields") {
-        Some(v) => body_columns(v, &catalogue)?,
-        None => table_view::load(db, &|| call.platform.kv(), call.actor(), &catalogue)?,
     };
     let mut out = page_json(
         db,
@@ -322,7 +326,7 @@ fn delete_segment(call: &Call) -> Result<Response> {
 
 fn segment_contacts(call: &Call) -> Result<Response> {
     let db = call.platform.sql()?;
-    let catalogue = Catalogue::load(db)?;
+    let (catalogue, columns) = listing::catalogue_and_columns(call, db)?;
     let scope = segments::scope(db, &catalogue, &clock(call.platform)?, call.param(0))?;
-    listing::page(call, db, &catalogue, scope)
+    listing::page(call, db, &catalogue, columns, scope)
 }

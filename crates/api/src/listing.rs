@@ -10,11 +10,16 @@ use contacts_core::Result;
 use crate::http_io::Response;
 use crate::routes::Call;
 
-/// `?fields=a,b`, else the caller's saved table view (or the default one).
-pub fn columns(call: &Call, db: &dyn Sql, catalogue: &Catalogue) -> Result<Vec<String>> {
+/// The field catalogue and the columns a page shows: `?fields=a,b`, else the caller's saved
+/// table view (or the default one), read with the catalogue in one statement.
+pub fn catalogue_and_columns(call: &Call, db: &dyn Sql) -> Result<(Catalogue, Vec<String>)> {
     match call.req.param("fields") {
-        Some(list) => page::parse_columns(&split_keys(&list), catalogue),
-        None => table_view::load(db, &|| call.platform.kv(), call.actor(), catalogue),
+        Some(list) => {
+            let catalogue = Catalogue::load(db)?;
+            let columns = page::parse_columns(&split_keys(&list), &catalogue)?;
+            Ok((catalogue, columns))
+        }
+        None => table_view::load(db, &|| call.platform.kv(), call.actor()),
     }
 }
 
@@ -27,8 +32,15 @@ pub fn split_keys(list: &str) -> Vec<String> {
         .collect()
 }
 
-/// A page of the contacts in `scope`, cut as the query string asks.
-pub fn page(call: &Call, db: &dyn Sql, catalogue: &Catalogue, scope: Where) -> Result<Response> {
+/// A page of the contacts in `scope`, cut as the query string asks, showing `columns`
+/// ([`catalogue_and_columns`]).
+pub fn page(
+    call: &Call,
+    db: &dyn Sql,
+    catalogue: &Catalogue,
+    columns: Vec<String>,
+    scope: Where,
+) -> Result<Response> {
     let sort = match call.req.param("sort") {
         Some(s) => page::parse_sort_param(&s, catalogue)?,
         None => Vec::new(),
@@ -42,7 +54,7 @@ pub fn page(call: &Call, db: &dyn Sql, catalogue: &Catalogue, scope: Where) -> R
             sort,
             limit: page::check_limit(call.req.int_param("limit")?)?,
             cursor: cursor.as_deref(),
-            columns: columns(call, db, catalogue)?,
+            columns,
         },
     )?;
     Ok(Response::ok(&page.to_json()))

@@ -1,7 +1,6 @@
 //! The `search` component's route: `GET /api/search?q=&segment=&limit=&cursor=&fields=`
 //! (SPEC §3, §8, §9). Agents may search.
 
-use contacts_core::kernel::fields::Catalogue;
 use contacts_core::query::page;
 use contacts_core::search::{self, Query, SearchRequest};
 use contacts_core::{Error, Result};
@@ -41,7 +40,7 @@ fn search(call: &Call) -> Result<Response> {
     let limit = page::check_limit(call.req.int_param("limit")?)?;
 
     let db = call.platform.sql()?;
-    let catalogue = Catalogue::load(db)?;
+    let (catalogue, columns) = listing::catalogue_and_columns(call, db)?;
     let segment = call.req.param("segment").unwrap_or_else(|| "all".into());
     let scope = page::segment_scope(
         db,
@@ -49,7 +48,6 @@ fn search(call: &Call) -> Result<Response> {
         &crate::filter::clock(call.platform)?,
         &segment,
     )?;
-    let columns = listing::columns(call, db, &catalogue)?;
     let cursor = call.req.param("cursor");
     let page = search::search(
         db,

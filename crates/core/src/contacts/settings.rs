@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::kernel::error::{Error, Result};
-use crate::kernel::fields::{Catalogue, DEFAULT_COLUMNS};
+use crate::kernel::fields::{Catalogue, CUSTOM_DEFS_JSON, DEFAULT_COLUMNS};
 use crate::kernel::store::{write_tx, Kv, Sql, Value};
 use crate::kernel::values::{Channel, LeadStage};
 use crate::query::page::parse_columns;
@@ -48,16 +48,46 @@ fn read(db: &dyn Sql, legacy: LegacyKv, name: &str) -> Result<Option<String>> {
 }
 
 fn read_with_marker(db: &dyn Sql, name: &str) -> Result<(Option<String>, bool)> {
+    let (value, pending, _) = read_row(db, name, None)?;
+    Ok((value, pending))
+}
+
+/// [`read`] with the field catalogue, in one statement: a page of contacts needs both.
+fn read_with_catalogue(
+    db: &dyn Sql,
+    legacy: LegacyKv,
+    name: &str,
+) -> Result<(Option<String>, Catalogue)> {
+    let (value, pending, defs) = read_row(db, name, Some(CUSTOM_DEFS_JSON))?;
+    let catalogue =
+        Catalogue::from_defs_json(defs.as_ref().and_then(Value::as_str).unwrap_or("[]"))?;
+    if !pending {
+        return Ok((value, catalogue));
+    }
+    import_key_value(db, legacy()?)?;
+    Ok((read_with_marker(db, name)?.0, catalogue))
+}
+
+/// The document `name`, whether the key-value copy is pending, and `also` (an expression
+/// selected beside them).
+fn read_row(
+    db: &dyn Sql,
+    name: &str,
+    also: Option<&str>,
+) -> Result<(Option<String>, bool, Option<Value>)> {
+    let also = also.map(|e| format!(", {e}")).unwrap_or_default();
     let rows = db.execute(
-        "SELECT (SELECT value FROM app_settings WHERE name = ?1),
-                EXISTS (SELECT 1 FROM app_settings WHERE name = ?2)",
+        &format!(
+            "SELECT (SELECT value FROM app_settings WHERE name = ?1),
+                    EXISTS (SELECT 1 FROM app_settings WHERE name = ?2){also}"
+        ),
         &[name.into(), IMPORT_MARKER.into()],
     )?;
     let row = rows.rows.into_iter().next().unwrap_or_default();
     let mut values = row.into_iter();
     let value = values.next().and_then(Value::into_string);
     let pending = values.next().and_then(|v| v.as_i64()) == Some(1);
-    Ok((value, pending))
+    Ok((value, pending, values.next()))
 }
 
 /// Copies every settings document from key-value, keeping any saved here meanwhile (a newer
@@ -210,23 +240,22 @@ pub mod table_view {
         format!("{TABLE_VIEW_PREFIX}{login}")
     }
 
-    /// The user's columns, or the default ones. Columns of deleted custom fields drop out.
-    pub fn load(
-        db: &dyn Sql,
-        legacy: LegacyKv,
-        login: &str,
-        catalogue: &Catalogue,
-    ) -> Result<Vec<String>> {
-        let saved: Option<Vec<String>> = read(db, legacy, &key(login))?
+    /// The field catalogue and the user's columns (or the default ones), read in one
+    /// statement: every page of contacts and every search needs both. Columns of deleted
+    /// custom fields drop out.
+    pub fn load(db: &dyn Sql, legacy: LegacyKv, login: &str) -> Result<(Catalogue, Vec<String>)> {
+        let (text, catalogue) = read_with_catalogue(db, legacy, &key(login))?;
+        let saved: Option<Vec<String>> = text
             .and_then(|text| serde_json::from_str::<Json>(&text).ok())
             .and_then(|doc| serde_json::from_value(doc.get("columns")?.clone()).ok());
-        Ok(match saved {
+        let columns = match saved {
             Some(cols) => cols
                 .into_iter()
                 .filter(|c| catalogue.get(c).is_some())
                 .collect(),
             None => DEFAULT_COLUMNS.iter().map(|s| s.to_string()).collect(),
-        })
+        };
+        Ok((catalogue, columns))
     }
 
     pub fn save(
@@ -305,7 +334,7 @@ mod tests {
         let db = db();
         let kv = MemoryKv::default();
         let cat = Catalogue::with_custom(vec![]);
-        let load = |login| table_view::load(&db, &|| Ok(&kv), login, &cat).unwrap();
+        let load = |login| table_view::load(&db, &|| Ok(&kv), login).unwrap().1;
         assert_eq!(load("ana")[0], "display_name");
         table_view::save(&db, "ana", &json!({"columns": ["city", "email"]}), &cat).unwrap();
         assert_eq!(load("ana"), vec!["city", "email"]);
@@ -326,10 +355,10 @@ mod tests {
         // Bo saved a view in SQLite before anything was copied: his newer one stays.
         table_view::save(&db, "bo", &json!({"columns": ["company"]}), &cat).unwrap();
 
-        let ana = table_view::load(&db, &|| Ok(&kv), "ana", &cat).unwrap();
+        let (_, ana) = table_view::load(&db, &|| Ok(&kv), "ana").unwrap();
         assert_eq!(ana, vec!["city"]);
         // Everything was copied by that first read: key-value is never opened again.
-        let bo = table_view::load(&db, &untouched, "bo", &cat).unwrap();
+        let (_, bo) = table_view::load(&db, &untouched, "bo").unwrap();
         assert_eq!(bo, vec!["company"]);
         let s = AutocreateSettings::load(&db, &untouched).unwrap();
         assert!(!s.rule(Channel::Sms).enabled);
