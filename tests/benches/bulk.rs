@@ -11,7 +11,9 @@
 //! the sum of every request the job took: `POST /api/bulk` (freezing the target set and
 //! the first slice) and each `continue`, sent back to back by one client. Natively it is
 //! the same change (contacts, tags, history) in one transaction of set-based statements,
-//! each timed, on its own copy of the database. Then `add_tags` once more on a fresh copy
+//! each timed, on its own copy of the database; and the job itself natively (`bulk::submit`,
+//! then `bulk::advance` until done, each on a fresh connection as each request has under
+//! Spin): what slicing costs SQLite alone. Then `add_tags` once more on a fresh copy
 //! with 4 senders posting Telegram updates from new users (each creates a contact, a write)
 //! as fast as answered while the job runs: their latency against the same senders on an
 //! idle host.
@@ -22,9 +24,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use contacts_core::bulk;
+use contacts_core::kernel::fields::Catalogue;
 use contacts_core::kernel::native::NativeSql;
 use contacts_core::kernel::store::{write_tx, Sql};
-use contacts_core::kernel::values::time;
+use contacts_core::kernel::values::{time, Region};
+use contacts_core::query::filter::Clock;
 use contacts_e2e::bench::{answer, at, ms, Figures};
 use contacts_e2e::webhooks::{self, secret};
 use contacts_e2e::{seed, workspace_root, ADMIN};
@@ -106,6 +110,37 @@ fn native(seeded: &std::path::Path, case: &Case) -> (Duration, Vec<(&'static str
     })
     .expect("native change");
     (t0.elapsed(), parts)
+}
+
+/// The job natively, as the host runs it minus the host: `bulk::submit`, then
+/// `bulk::advance` until done, each on a fresh connection (Spin opens one per request), on
+/// its own copy. Its total and number of steps.
+fn native_job(seeded: &std::path::Path, case: &Case) -> (Duration, usize) {
+    let copy = seed::writable_copy(seeded);
+    let path = copy.path().join("sqlite_db.db");
+    let clock = Clock::system(None).expect("clock");
+    let t0 = Instant::now();
+    let db = NativeSql::open(&path).expect("open");
+    let catalogue = Catalogue::load(&db).expect("catalogue");
+    let req = bulk::Request::parse(&case.body, &catalogue, Region::default()).expect("request");
+    let ctx = bulk::Ctx {
+        db: &db,
+        catalogue: &catalogue,
+        clock: &clock,
+        actor: "admin",
+        max_slice: bulk::MAX_SLICE,
+    };
+    let bulk::Outcome::Job(mut job) = bulk::submit(ctx, &req).expect("submit") else {
+        panic!("not a dry run");
+    };
+    drop(db);
+    let mut steps = 1;
+    while !job.state.is_final() {
+        let db = NativeSql::open(&path).expect("open");
+        job = bulk::advance(&db, &job.id, bulk::MAX_SLICE).expect("advance");
+        steps += 1;
+    }
+    (t0.elapsed(), steps)
 }
 
 fn start_host(state: &std::path::Path) -> spin_host::RunningHost {
@@ -352,7 +387,7 @@ fn main() {
         "contacts: {n} (segment all: every one); {} cores",
         thread::available_parallelism().map_or(0, |p| p.get())
     );
-    println!("| action | host total s | requests | slowest request ms | native s | host / native | native statements ms |");
+    println!("| action | host total s | requests | slowest request ms | native s | host / native | native statements ms | native job s (steps) | host / native job |");
     let only = std::env::var("BULK_CASES").ok();
     let chosen = |name: &str| {
         only.as_deref()
@@ -360,6 +395,7 @@ fn main() {
     };
     for case in cases(n).into_iter().filter(|c| chosen(c.name)) {
         let (native_total, parts) = native(&seeded, &case);
+        let (native_job_total, native_steps) = native_job(&seeded, &case);
         let state = seed::writable_copy(&seeded);
         let host = start_host(state.path());
         let run = run_job(&host.base_url(), &case.body, None);
@@ -370,14 +406,17 @@ fn main() {
             .map(|(l, d)| format!("{l} {}", ms(*d)))
             .collect();
         println!(
-            "| {} | {:.2} | {} | {} | {:.2} | {:.2} | {} |",
+            "| {} | {:.2} | {} | {} | {:.2} | {:.2} | {} | {:.2} ({}) | {:.2} |",
             case.name,
             run.total.as_secs_f64(),
             run.requests,
             ms(run.slowest),
             native_total.as_secs_f64(),
             run.total.as_secs_f64() / native_total.as_secs_f64(),
-            parts.join(", ")
+            parts.join(", "),
+            native_job_total.as_secs_f64(),
+            native_steps,
+            run.total.as_secs_f64() / native_job_total.as_secs_f64(),
         );
     }
 
