@@ -5,7 +5,7 @@
 //! Spin makes a fresh instance for every request, so everything here lives for one request:
 //! connections open lazily, only when a route needs them.
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 
 use contacts_api::{Platform, Request, Response};
 use contacts_core::kernel::store::{DbError, Kv, Rows, Sql, Turn, Value};
@@ -109,7 +109,9 @@ impl Platform for SpinPlatform {
         }
         let conn = Connection::open("default")
             .map_err(|e| Error::Storage(format!("opening database: {e}")))?;
-        Ok(self.sql.get_or_init(|| schema::Current::new(SpinSql(conn))))
+        Ok(self
+            .sql
+            .get_or_init(|| schema::Current::new(SpinSql::new(conn))))
     }
 
     fn kv(&self) -> Result<&dyn Kv> {
@@ -128,7 +130,11 @@ impl Platform for SpinPlatform {
     }
 }
 
-struct SpinSql(Connection);
+struct SpinSql {
+    conn: Connection,
+    /// Whether the last quiet lock ([`SpinSql::take_quiet_lock`]) saw other writers.
+    others_wanted: Cell<bool>,
+}
 
 fn to_spin(v: &Value) -> sqlite3::Value {
     match v {
@@ -160,7 +166,7 @@ fn db_error(e: sqlite3::Error) -> DbError {
 impl Sql for SpinSql {
     fn execute(&self, sql: &str, params: &[Value]) -> std::result::Result<Rows, DbError> {
         let params: Vec<sqlite3::Value> = params.iter().map(to_spin).collect();
-        let result = self.0.execute(sql, &params).map_err(db_error)?;
+        let result = self.conn.execute(sql, &params).map_err(db_error)?;
         Ok(Rows {
             columns: result.columns,
             rows: result
@@ -172,11 +178,11 @@ impl Sql for SpinSql {
     }
 
     fn last_insert_rowid(&self) -> i64 {
-        self.0.last_insert_rowid()
+        self.conn.last_insert_rowid()
     }
 
     fn changes(&self) -> u64 {
-        self.0.changes()
+        self.conn.changes()
     }
 
     /// Tries `BEGIN IMMEDIATE` every [`LOCK_POLL`] until it gets the lock, for up to
@@ -192,8 +198,10 @@ impl Sql for SpinSql {
     fn begin_immediate(&self, turn: Turn) -> std::result::Result<(), DbError> {
         self.execute("PRAGMA busy_timeout = 0", &[])?;
         let outcome = match turn {
-            Turn::Prompt => self.take_lock(LOCK_POLL, LOCK_WAIT),
-            Turn::Yielding => self.take_quiet_lock(),
+            Turn::Prompt => self.take_lock(LOCK_POLL, LOCK_WAIT).map(drop),
+            Turn::Yielding => self
+                .take_quiet_lock()
+                .map(|seen| self.others_wanted.set(seen)),
         };
         let restored = self.execute(
             &format!("PRAGMA busy_timeout = {}", LOCK_WAIT.as_millis()),
@@ -207,21 +215,36 @@ impl Sql for SpinSql {
             (outcome, _) => outcome,
         }
     }
+
+    fn others_wanted_the_lock(&self) -> bool {
+        self.others_wanted.get()
+    }
 }
 
 impl SpinSql {
+    fn new(conn: Connection) -> SpinSql {
+        SpinSql {
+            conn,
+            others_wanted: Cell::new(false),
+        }
+    }
+
     /// `BEGIN IMMEDIATE`, tried every `poll` for up to `wait` while another writer holds the
-    /// lock.
+    /// lock. Says whether it had to wait.
     fn take_lock(
         &self,
         poll: std::time::Duration,
         wait: std::time::Duration,
-    ) -> std::result::Result<(), DbError> {
+    ) -> std::result::Result<bool, DbError> {
         let started = std::time::Instant::now();
+        let mut waited = false;
         loop {
             match self.execute("BEGIN IMMEDIATE", &[]) {
-                Err(e) if e.is_busy() && started.elapsed() < wait => std::thread::sleep(poll),
-                other => return other.map(drop),
+                Err(e) if e.is_busy() && started.elapsed() < wait => {
+                    waited = true;
+                    std::thread::sleep(poll)
+                }
+                other => return other.map(|_| waited),
             }
         }
     }
@@ -233,21 +256,28 @@ impl SpinSql {
     /// takes the lock, gives it back at once, and keeps it only if it is still free after
     /// [`QUIET`], that is if nobody took it meanwhile. After [`JOB_PATIENCE`] it keeps the
     /// first lock it gets, so a stream of chat events slows a job but never stops it.
-    fn take_quiet_lock(&self) -> std::result::Result<(), DbError> {
+    ///
+    /// Says whether it saw other writers: the lock held when it first tried, or taken during
+    /// its quiet wait.
+    fn take_quiet_lock(&self) -> std::result::Result<bool, DbError> {
         let started = std::time::Instant::now();
+        let mut seen = false;
         loop {
-            self.take_lock(
+            seen |= self.take_lock(
                 YIELDING_LOCK_POLL,
                 LOCK_WAIT.saturating_sub(started.elapsed()),
             )?;
             if started.elapsed() >= JOB_PATIENCE {
-                return Ok(());
+                return Ok(seen);
             }
             self.execute("ROLLBACK", &[])?;
             std::thread::sleep(QUIET);
             match self.execute("BEGIN IMMEDIATE", &[]) {
-                Ok(_) => return Ok(()),
-                Err(e) if e.is_busy() => std::thread::sleep(YIELDING_LOCK_POLL),
+                Ok(_) => return Ok(seen),
+                Err(e) if e.is_busy() => {
+                    seen = true;
+                    std::thread::sleep(YIELDING_LOCK_POLL)
+                }
                 Err(e) => return Err(e),
             }
         }

@@ -42,10 +42,17 @@ pub use target::{Target, MAX_IDS};
 
 const MEMBERS: [&str; 5] = ["action", "params", "target", "dry_run", "confirm_count"];
 
-/// How long a slice's work may take inside the write lock (its commit adds ~8 ms at 1M):
-/// chat events that arrive meanwhile wait for it (docs/benchmarks.md, Bulk, "Chat events
-/// while a job runs").
+/// How long a slice's work may take inside the write lock when other writers want it (its
+/// commit adds ~8 ms at 1M): chat events that arrive meanwhile wait for it
+/// (docs/benchmarks.md, Bulk, "Chat events while a job runs").
 pub const SLICE_BUDGET: Duration = Duration::from_millis(40);
+/// The budget a job grows to, doubling a step, while nobody else wants the lock: each
+/// commit writes about a page per contact in every index not in row-id order, so a longer
+/// slice writes each such page for more contacts (at 1M, `set_field` went from 4.0× to 1.3×
+/// a one-transaction native change; docs/benchmarks.md, Bulk, "Slices that grow while the
+/// lock is quiet"). A writer that comes meanwhile waits for one such slice; the next step
+/// sees it and goes back to [`SLICE_BUDGET`].
+pub const QUIET_SLICE_BUDGET: Duration = Duration::from_secs(1);
 /// The page cache of a slice's connection, in KiB (docs/benchmarks.md, Bulk: at 1M
 /// `set_field` 3.06× native with SQLite's default 2 MB, 2.64–2.74× with this; `add_tags`
 /// 1.77× and 1.34–1.36×). Only the pages a slice touches are allocated, and the connection
@@ -213,9 +220,13 @@ pub fn advance(db: &dyn Sql, id: &JobId, max_slice: i64) -> Result<Job> {
             return Ok((None, ()));
         }
         let action = Action::from_spec(&job.spec["action"])?;
-        let rows = job.counts["slice"]
-            .as_i64()
-            .unwrap_or(FIRST_SLICE)
+        let budget = step_budget(
+            db.others_wanted_the_lock(),
+            job.counts["budget_ms"].as_u64().map(Duration::from_millis),
+        );
+        let rate = job.counts["rate"].as_f64();
+        let rows = rate
+            .map_or(FIRST_SLICE, |rate| rows_for(rate, budget))
             .clamp(1, max_slice.max(1));
         let started = Instant::now();
         let done = run::slice(db, &job.id, &job.actor, &action, rows as usize)?;
@@ -227,21 +238,37 @@ pub fn advance(db: &dyn Sql, id: &JobId, max_slice: i64) -> Result<Job> {
         }
         p.counts = json!({
             "changed": job.counts["changed"].as_i64().unwrap_or(0) + done.changed,
-            "slice": next_slice(rows, done.taken, started.elapsed()),
+            "rate": next_rate(rate, rows, done.taken, started.elapsed()),
+            "budget_ms": budget.as_millis() as u64,
         });
         Ok((Some(p), ()))
     })?;
     Ok(job)
 }
 
-/// The next slice's size: as many rows as fit the budget at the rate this slice went,
-/// changing at most twofold a step (one slow or fast slice is not the trend).
-fn next_slice(rows: i64, taken: i64, took: Duration) -> i64 {
-    if taken < rows || took.is_zero() {
-        return rows;
+/// This step's budget: [`SLICE_BUDGET`] when other writers wanted the lock as the step took
+/// it, else twice the last step's, up to [`QUIET_SLICE_BUDGET`].
+fn step_budget(others_wanted_the_lock: bool, last: Option<Duration>) -> Duration {
+    if others_wanted_the_lock {
+        return SLICE_BUDGET;
     }
-    let fit = (rows as f64 * SLICE_BUDGET.as_secs_f64() / took.as_secs_f64()) as i64;
-    fit.clamp(rows / 2, rows * 2).clamp(MIN_SLICE, MAX_SLICE)
+    (last.unwrap_or(SLICE_BUDGET) * 2).min(QUIET_SLICE_BUDGET)
+}
+
+/// As many rows as fit `budget` at `rate` rows a second.
+fn rows_for(rate: f64, budget: Duration) -> i64 {
+    ((rate * budget.as_secs_f64()) as i64).clamp(MIN_SLICE, MAX_SLICE)
+}
+
+/// The job's rate in rows a second after a slice of `rows` that took `taken` in `took`:
+/// within twice or half the last one (one slow or fast slice is not the trend); a last,
+/// partial slice says nothing.
+fn next_rate(last: Option<f64>, rows: i64, taken: i64, took: Duration) -> Option<f64> {
+    if taken < rows || took.is_zero() {
+        return last;
+    }
+    let rate = taken as f64 / took.as_secs_f64();
+    Some(last.map_or(rate, |last| rate.clamp(last / 2.0, last * 2.0)))
 }
 
 /// The bulk job `id`.

@@ -552,16 +552,44 @@ fn concurrent_steps_on_two_connections_do_each_target_once() {
 }
 
 #[test]
-fn slices_grow_and_shrink_with_their_timing_within_bounds() {
-    let budget = SLICE_BUDGET;
-    assert_eq!(next_slice(1_000, 1_000, budget / 4), 2_000, "at most twice");
-    assert_eq!(next_slice(1_000, 1_000, budget * 4), 500, "at least half");
-    assert_eq!(next_slice(1_000, 1_000, budget * 3 / 2), 666);
+fn slices_fit_their_budget_at_the_rate_measured_within_bounds() {
+    let second = Duration::from_secs(1);
+    assert_eq!(rows_for(10_000.0, SLICE_BUDGET), 400);
+    assert_eq!(rows_for(10_000.0, QUIET_SLICE_BUDGET), 10_000);
+    assert_eq!(rows_for(10.0, SLICE_BUDGET), MIN_SLICE);
+    assert_eq!(rows_for(1e9, QUIET_SLICE_BUDGET), MAX_SLICE);
     assert_eq!(
-        next_slice(1_000, 10, budget * 10),
-        1_000,
+        next_rate(None, 1_000, 1_000, second),
+        Some(1_000.0),
+        "first one as measured"
+    );
+    assert_eq!(
+        next_rate(Some(100.0), 1_000, 1_000, second),
+        Some(200.0),
+        "at most twice"
+    );
+    assert_eq!(
+        next_rate(Some(9_000.0), 1_000, 1_000, second),
+        Some(4_500.0),
+        "at least half"
+    );
+    assert_eq!(
+        next_rate(Some(1_500.0), 1_000, 10, second),
+        Some(1_500.0),
         "a last, partial slice says nothing"
     );
-    assert_eq!(next_slice(150, 150, budget * 4), MIN_SLICE);
-    assert_eq!(next_slice(MAX_SLICE, MAX_SLICE, budget / 4), MAX_SLICE);
+}
+
+#[test]
+fn a_job_takes_long_slices_only_while_nobody_else_wants_the_lock() {
+    assert_eq!(step_budget(false, None), SLICE_BUDGET * 2);
+    assert_eq!(
+        step_budget(false, Some(SLICE_BUDGET * 8)),
+        SLICE_BUDGET * 16
+    );
+    assert_eq!(
+        step_budget(false, Some(QUIET_SLICE_BUDGET)),
+        QUIET_SLICE_BUDGET
+    );
+    assert_eq!(step_budget(true, Some(QUIET_SLICE_BUDGET)), SLICE_BUDGET);
 }

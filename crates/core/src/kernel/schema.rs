@@ -89,6 +89,10 @@ impl<S: Sql> Sql for Current<S> {
         self.check()?;
         self.db.begin_immediate(turn)
     }
+
+    fn others_wanted_the_lock(&self) -> bool {
+        self.db.others_wanted_the_lock()
+    }
 }
 
 /// Migration `n` (1-based) brings the schema from version `n - 1` to `n`. Each is a list of

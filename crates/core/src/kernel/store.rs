@@ -147,6 +147,12 @@ pub trait Sql {
     fn begin_immediate(&self, _turn: Turn) -> Result<(), DbError> {
         self.execute("BEGIN IMMEDIATE", &[]).map(drop)
     }
+
+    /// Whether the last [`Turn::Yielding`] `begin_immediate` saw other writers want the lock.
+    /// Only an adapter that waits its own way can tell; by default nobody is seen.
+    fn others_wanted_the_lock(&self) -> bool {
+        false
+    }
 }
 
 /// A key-value store, read only to copy what it held before schema version 2 into SQLite
