@@ -141,7 +141,7 @@ fn main() {
     row("floor: first page of segment all, host", &floor);
     // The admin's table view: no view saved, so the default columns, as the host shows.
     let legacy = contacts_core::kernel::native::MemoryKv::default();
-    let columns = table_view::load(&db, &|| Ok(&legacy), "admin", &catalogue).expect("columns");
+    let (_, columns) = table_view::load(&db, &|| Ok(&legacy), "admin").expect("columns");
     sorted_pages(&db, &catalogue, &clock, &columns, &get);
     for (name, filter, id) in &saved {
         let parsed = Filter::parse(filter, &catalogue).expect("filter");
