@@ -39,17 +39,7 @@ pub type LegacyKv<'a> = &'a dyn Fn() -> Result<&'a dyn Kv>;
 /// The document `name`, copying the key-value documents over first if that is still to do.
 /// One statement when they have been copied.
 fn read(db: &dyn Sql, legacy: LegacyKv, name: &str) -> Result<Option<String>> {
-    let (value, pending) = read_with_marker(db, name)?;
-    if !pending {
-        return Ok(value);
-    }
-    import_key_value(db, legacy()?)?;
-    Ok(read_with_marker(db, name)?.0)
-}
-
-fn read_with_marker(db: &dyn Sql, name: &str) -> Result<(Option<String>, bool)> {
-    let (value, pending, _) = read_row(db, name, None)?;
-    Ok((value, pending))
+    Ok(read_also(db, legacy, name, None)?.0)
 }
 
 /// [`read`] with the field catalogue, in one statement: a page of contacts needs both.
@@ -58,14 +48,25 @@ fn read_with_catalogue(
     legacy: LegacyKv,
     name: &str,
 ) -> Result<(Option<String>, Catalogue)> {
-    let (value, pending, defs) = read_row(db, name, Some(CUSTOM_DEFS_JSON))?;
+    let (value, defs) = read_also(db, legacy, name, Some(CUSTOM_DEFS_JSON))?;
     let catalogue =
         Catalogue::from_defs_json(defs.as_ref().and_then(Value::as_str).unwrap_or("[]"))?;
+    Ok((value, catalogue))
+}
+
+/// [`read`], and `also` (an expression selected beside the document) when given.
+fn read_also(
+    db: &dyn Sql,
+    legacy: LegacyKv,
+    name: &str,
+    also: Option<&str>,
+) -> Result<(Option<String>, Option<Value>)> {
+    let (value, pending, extra) = read_row(db, name, also)?;
     if !pending {
-        return Ok((value, catalogue));
+        return Ok((value, extra));
     }
     import_key_value(db, legacy()?)?;
-    Ok((read_with_marker(db, name)?.0, catalogue))
+    Ok((read_row(db, name, None)?.0, extra))
 }
 
 /// The document `name`, whether the key-value copy is pending, and `also` (an expression
