@@ -162,7 +162,7 @@ pub fn submit(ctx: Ctx, req: &Request) -> Result<Outcome> {
                 total: Some(total),
                 processed: 0,
                 step: 0,
-                counts: json!({"changed": 0, "slice": FIRST_SLICE}),
+                counts: json!({"changed": 0}),
             },
         )?;
         run::freeze(ctx.db, &job.id, &scope)?;
