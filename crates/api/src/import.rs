@@ -40,7 +40,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "POST",
         "/api/imports/{job}/finish",
         Access::Admin,
-        "Finish the import: it takes no more chunks",
+        "Finish the import: it takes no more chunks; after a large file the search index is merged first (a few seconds at 1M rows)",
         ok("ImportJob"),
     ),
     route(

@@ -43,7 +43,7 @@ use crate::kernel::fields::Catalogue;
 use crate::kernel::store::{Sql, Value};
 use crate::query::page::{item_json, projection, Page, Where};
 
-pub use upkeep::{bulk_write, upkeep, upkeep_due};
+pub use upkeep::{bulk_write, settle, upkeep, upkeep_due};
 pub use words::{Check, Query, Rank, MAX_QUERY_CHARS};
 
 /// `x` with the letters of [`words::FOLD`] folded (SQLite's `remove_diacritics` keeps them).

@@ -16,8 +16,10 @@
 //! run through [`bulk_write`], which pauses automerge for the transaction and then does
 //! merge work in proportion to what it wrote.
 
+use std::time::Instant;
+
 use crate::kernel::error::Result;
-use crate::kernel::store::{Sql, Value};
+use crate::kernel::store::{job_step_tx, Sql, Value};
 
 /// The indexes kept in shape (the names vocabulary is small and rarely written).
 const INDEXES: [&str; 2] = ["search_words", "search_grams"];
@@ -87,6 +89,51 @@ pub fn bulk_write<T>(db: &dyn Sql, write: impl FnOnce() -> Result<T>) -> Result<
     }
     set_automerge(db, AUTOMERGE)?;
     Ok(out)
+}
+
+/// Pages of merging each step of [`settle`] does per index, in its own transaction: about a
+/// sixth of a second natively for both indexes at 1M, so a prompt writer waits at most
+/// about that long for the lock.
+const SETTLE_STEP_PAGES: i64 = 2_000;
+
+/// Merges every fragmented index into a single segment after a bulk load (an import), in
+/// steps of [`SETTLE_STEP_PAGES`], each a transaction of its own taken as a job's step (so
+/// prompt writers go first), until done or `deadline`.
+///
+/// An index is fragmented when the pages outside its largest segment add up to an eighth of
+/// it (what [`bulk_write`] leaves after a large load: a full merge that restarts as the
+/// index grows, and the newer segments beside it), so the rewrite costs at most nine times
+/// what was loaded, and a small import into a large index rewrites nothing. The first step
+/// starts one full merge of all segments (the output of a merge under way is one of them);
+/// the next steps carry it on without restarting it, so concurrent writes cannot keep it
+/// from ending.
+pub fn settle(db: &dyn Sql, deadline: Instant) -> Result<()> {
+    settle_in_steps(db, deadline, SETTLE_STEP_PAGES)
+}
+
+fn settle_in_steps(db: &dyn Sql, deadline: Instant, pages: i64) -> Result<()> {
+    let mut first = true;
+    while job_step_tx(db, || settle_step(db, first, pages))? && Instant::now() < deadline {
+        first = false;
+    }
+    Ok(())
+}
+
+/// One step of [`settle`]; whether a merge is still under way.
+fn settle_step(db: &dyn Sql, first: bool, pages: i64) -> Result<bool> {
+    let mut more = false;
+    for (index, structure) in INDEXES.iter().zip(structures(db)?) {
+        let Some(structure) = structure else { continue };
+        if first && structure.fragmented() {
+            command(db, index, "merge", -pages)?;
+        } else if structure.merging() {
+            command(db, index, "merge", pages)?;
+        } else {
+            continue;
+        }
+        more = true;
+    }
+    Ok(more)
 }
 
 /// Each index's structure record, decoded; `None` for a missing record or one this code
@@ -189,12 +236,22 @@ impl Structure {
 
     fn wants_full_merge(&self) -> bool {
         let largest = self.largest();
-        !self.levels.iter().any(|l| l.merging)
+        !self.merging()
             && self
                 .pages()
                 .filter(|p| p * LARGE_FRACTION >= largest)
                 .count()
                 >= 2
+    }
+
+    /// The pages outside the largest segment add up to an eighth of it.
+    fn fragmented(&self) -> bool {
+        let largest = self.largest();
+        (self.total_pages() - largest) * LARGE_FRACTION >= largest && self.pages().count() > 1
+    }
+
+    fn merging(&self) -> bool {
+        self.levels.iter().any(|l| l.merging)
     }
 
     fn total_pages(&self) -> u64 {
@@ -405,6 +462,77 @@ mod tests {
         );
         for index in INDEXES {
             assert_eq!(automerge(&db, index), Some(AUTOMERGE), "{index}");
+        }
+    }
+
+    fn segments(db: &NativeSql, index: &str) -> usize {
+        structure(db, index).pages().count()
+    }
+
+    fn far() -> Instant {
+        Instant::now() + std::time::Duration::from_secs(600)
+    }
+
+    #[test]
+    fn settle_merges_each_fragmented_index_into_one_segment() {
+        let db = NativeSql::open_in_memory();
+        schema::ensure(&db).unwrap();
+        insert_one_per_transaction(&db, 0, 3_000, false);
+        for index in INDEXES {
+            let s = structure(&db, index);
+            assert!(s.fragmented(), "{index}: {s:?}");
+        }
+        settle(&db, far()).unwrap();
+        for index in INDEXES {
+            let s = structure(&db, index);
+            assert_eq!(s.pages().count(), 1, "{index}: {s:?}");
+            assert!(!s.merging(), "{index}: {s:?}");
+        }
+        let n = db
+            .execute(
+                "SELECT count(*) FROM search_grams WHERE search_grams MATCH 'lima'",
+                &[],
+            )
+            .unwrap()
+            .scalar_i64();
+        assert_eq!(n, Some(3_000));
+    }
+
+    #[test]
+    fn settle_leaves_a_small_load_into_a_merged_index_alone() {
+        let db = NativeSql::open_in_memory();
+        schema::ensure(&db).unwrap();
+        insert_one_per_transaction(&db, 0, 3_000, false);
+        settle(&db, far()).unwrap();
+        crate::kernel::store::write_tx(&db, || (3_000..3_010).try_for_each(|i| insert(&db, i)))
+            .unwrap();
+        let before: Vec<Structure> = INDEXES.iter().map(|i| structure(&db, i)).collect();
+        assert!(
+            before.iter().all(|s| !s.fragmented() && !s.merging()),
+            "{before:?}"
+        );
+        assert!(INDEXES.iter().all(|i| segments(&db, i) > 1), "{before:?}");
+        settle(&db, far()).unwrap();
+        let after: Vec<Structure> = INDEXES.iter().map(|i| structure(&db, i)).collect();
+        assert_eq!(after, before);
+    }
+
+    #[test]
+    fn a_settle_cut_short_leaves_its_merge_under_way_for_the_next_to_finish() {
+        let db = NativeSql::open_in_memory();
+        schema::ensure(&db).unwrap();
+        insert_one_per_transaction(&db, 0, 3_000, false);
+        settle_in_steps(&db, Instant::now(), 10).unwrap();
+        let cut = structure(&db, "search_grams");
+        assert!(cut.merging(), "{cut:?}");
+        // A write between the two: the next settle ends the merge under way without
+        // restarting it, and leaves the write's small segment beside the merged one.
+        crate::kernel::store::write_tx(&db, || insert(&db, 3_000)).unwrap();
+        settle(&db, far()).unwrap();
+        for index in INDEXES {
+            let s = structure(&db, index);
+            assert!(!s.merging(), "{index}: {s:?}");
+            assert!(s.pages().count() <= 2, "{index}: {s:?}");
         }
     }
 

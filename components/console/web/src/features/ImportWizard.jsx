@@ -75,6 +75,7 @@ export function ImportWizard({ session }) {
   const [fields, setFields] = useState([]);
   const [sent, setSent] = useState(0);
   const [job, setJob] = useState(null);
+  const [finishing, setFinishing] = useState(false);
   const [done, setDone] = useState(false);
   const action = useAction();
 
@@ -113,7 +114,13 @@ export function ImportWizard({ session }) {
         setSent(bytes);
         if (j && j.counts) setJob(j);
       });
-      setJob(await imports.finish(opened.id));
+      // After a large import, finish merges the search index: a few seconds at 1M rows.
+      setFinishing(true);
+      try {
+        setJob(await imports.finish(opened.id));
+      } finally {
+        setFinishing(false);
+      }
       setDone(true);
       announceChange();
     });
@@ -212,6 +219,11 @@ export function ImportWizard({ session }) {
         <section class="card" aria-labelledby="i-progress">
           <h2 id="i-progress">3. {done ? 'Result' : 'Importing'}</h2>
           <Progress label="Sent" value={sent} max={file.size} />
+          {finishing && (
+            <p class="muted" role="status">
+              Every row is in. Finishing: tidying the search index, a few seconds for a large file.
+            </p>
+          )}
           {counts && (
             <dl class="counts" aria-live="polite">
               <dt>Processed</dt>
