@@ -3,8 +3,9 @@
 //! (a) into an empty database and (b) into the seeded database with half of the rows
 //! matching seeded contacts by email or phone; beside each, the same chunks imported
 //! natively (the same code and SQL on rusqlite, the same schema, triggers and indexes) in
-//! the same run, for the ratio. Rows/s run from the first chunk until `finish` answers
-//! (`finish` merges the search indexes the import fragmented), its time printed apart.
+//! the same run, for the ratio: each chunk on one side then the other, so the machine's
+//! drift reaches both alike. Rows/s count each side's chunks and its `finish` (which merges
+//! the search indexes the import fragmented), `finish` also printed apart.
 //!
 //! The host runs in a child process (`app-host`), so its peak RSS is its own.
 //!
@@ -173,7 +174,7 @@ fn empty_state() -> tempfile::TempDir {
 
 /// What one import took.
 struct Run {
-    /// From the first chunk until `finish` answered.
+    /// Its chunks and `finish`, summed (the two sides take turns).
     total: Duration,
     /// Each chunk's time, in file order.
     chunks: Vec<Duration>,
@@ -209,26 +210,76 @@ impl Run {
     }
 }
 
-fn native_import(state: &Path, file: &[Vec<u8>]) -> Run {
-    let db = NativeSql::open(&state.join("sqlite_db.db")).expect("db");
-    let catalogue = Catalogue::load(&db).expect("catalogue");
-    let spec = Spec::parse(&spec(), &catalogue, "US").expect("spec");
-    let job = chunks::open(&db, "admin", &spec).expect("job");
-    let mut times = Vec::with_capacity(file.len());
-    let started = Instant::now();
-    let mut last = None;
+/// One side of the comparison: an open import job that takes the file's chunks.
+trait Side {
+    /// Imports chunk `seq`; the job's counts after it.
+    fn put(&mut self, seq: usize, chunk: &[u8]) -> Json;
+    fn finish(&mut self);
+}
+
+/// Imports `file` on both sides, each chunk on one side then the other (which goes first
+/// alternates), so a machine that slows down mid-run slows both alike: this one drifts by
+/// 1.3–1.8× over an evening, and run one after the other the sides' ratio moved 0.87–1.06×.
+/// `sides` are the host's and the native one, in that order.
+fn import_in_turns(mut sides: [&mut dyn Side; 2], file: &[Vec<u8>]) -> (Run, Run) {
+    let mut times = [
+        Vec::with_capacity(file.len()),
+        Vec::with_capacity(file.len()),
+    ];
+    let mut counts = [Json::Null, Json::Null];
     for (i, chunk) in file.iter().enumerate() {
-        let t0 = Instant::now();
-        last = Some(chunks::put(&db, &job.id, i as i64 + 1, chunk).expect("native chunk"));
-        times.push(t0.elapsed());
+        let order = if i % 2 == 0 { [0, 1] } else { [1, 0] };
+        for side in order {
+            let t0 = Instant::now();
+            counts[side] = sides[side].put(i + 1, chunk);
+            times[side].push(t0.elapsed());
+        }
     }
-    let t0 = Instant::now();
-    chunks::finish(&db, &job.id).expect("finish");
-    Run {
-        finish: t0.elapsed(),
-        total: started.elapsed(),
-        chunks: times,
-        counts: last.map(|j| j.counts).unwrap_or_default(),
+    let mut finish = [Duration::ZERO; 2];
+    for (side, importer) in sides.iter_mut().enumerate() {
+        let t0 = Instant::now();
+        importer.finish();
+        finish[side] = t0.elapsed();
+    }
+    let [host_times, native_times] = times;
+    let [host_counts, native_counts] = counts;
+    let run = |chunks: Vec<Duration>, finish: Duration, counts: Json| Run {
+        total: chunks.iter().sum::<Duration>() + finish,
+        chunks,
+        finish,
+        counts,
+    };
+    (
+        run(host_times, finish[0], host_counts),
+        run(native_times, finish[1], native_counts),
+    )
+}
+
+/// The same chunks natively: `import::chunks` on rusqlite.
+struct Native {
+    db: NativeSql,
+    job: JobId,
+}
+
+impl Native {
+    fn open(state: &Path) -> Native {
+        let db = NativeSql::open(&state.join("sqlite_db.db")).expect("db");
+        let catalogue = Catalogue::load(&db).expect("catalogue");
+        let spec = Spec::parse(&spec(), &catalogue, "US").expect("spec");
+        let job = chunks::open(&db, "admin", &spec).expect("job").id;
+        Native { db, job }
+    }
+}
+
+impl Side for Native {
+    fn put(&mut self, seq: usize, chunk: &[u8]) -> Json {
+        chunks::put(&self.db, &self.job, seq as i64, chunk)
+            .expect("native chunk")
+            .counts
+    }
+
+    fn finish(&mut self) {
+        chunks::finish(&self.db, &self.job).expect("finish");
     }
 }
 
@@ -257,40 +308,37 @@ fn call(agent: &ureq::Agent, method: &str, url: &str, body: &[u8], want: u16) ->
     bench::answer(r, want).unwrap_or_else(|e| panic!("{method} {url}: {e}"))
 }
 
-fn host_import(host: &ChildHost, file: &[Vec<u8>]) -> Run {
-    let agent = ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(300))
-        .build();
-    let job = call(
-        &agent,
-        "POST",
-        &format!("{}/api/imports", host.base_url()),
-        spec().to_string().as_bytes(),
-        201,
-    );
-    let id = JobId::parse(job["id"].as_str().expect("id")).expect("job id");
-    let mut times = Vec::with_capacity(file.len());
-    let started = Instant::now();
-    let mut last = Json::Null;
-    for (i, chunk) in file.iter().enumerate() {
-        let url = format!(
-            "{}/api/imports/{}/chunks/{}",
-            host.base_url(),
-            id.as_str(),
-            i + 1
-        );
-        let t0 = Instant::now();
-        last = call(&agent, "PUT", &url, chunk, 200);
-        times.push(t0.elapsed());
+/// The chunks through the host, over HTTP.
+struct ThroughHost {
+    agent: ureq::Agent,
+    /// `<base>/api/imports/<job>`.
+    job_url: String,
+}
+
+impl ThroughHost {
+    fn open(host: &ChildHost) -> ThroughHost {
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(300))
+            .build();
+        let imports = format!("{}/api/imports", host.base_url());
+        let job = call(&agent, "POST", &imports, spec().to_string().as_bytes(), 201);
+        let id = JobId::parse(job["id"].as_str().expect("id")).expect("job id");
+        ThroughHost {
+            agent,
+            job_url: format!("{imports}/{}", id.as_str()),
+        }
     }
-    let url = format!("{}/api/imports/{}/finish", host.base_url(), id.as_str());
-    let t0 = Instant::now();
-    call(&agent, "POST", &url, b"{}", 200);
-    Run {
-        finish: t0.elapsed(),
-        total: started.elapsed(),
-        chunks: times,
-        counts: last["counts"].clone(),
+}
+
+impl Side for ThroughHost {
+    fn put(&mut self, seq: usize, chunk: &[u8]) -> Json {
+        let url = format!("{}/chunks/{seq}", self.job_url);
+        call(&self.agent, "PUT", &url, chunk, 200)["counts"].clone()
+    }
+
+    fn finish(&mut self) {
+        let url = format!("{}/finish", self.job_url);
+        call(&self.agent, "POST", &url, b"{}", 200);
     }
 }
 
@@ -370,10 +418,16 @@ fn main() {
     println!("|---|---|---|---|---|---|---|---|---|");
 
     let file = fresh_file(n);
-    let native = native_import(empty_state().path(), &file);
+    let native_state = empty_state();
     let state = empty_state();
     let host = child_host(state.path());
-    let run = host_import(&host, &file);
+    let (run, native) = import_in_turns(
+        [
+            &mut ThroughHost::open(&host),
+            &mut Native::open(native_state.path()),
+        ],
+        &file,
+    );
     report(
         "(a) empty database",
         n,
@@ -384,14 +438,21 @@ fn main() {
         search_p50(&host),
     );
     drop(host);
+    drop(native_state);
     drop(file);
 
     let seeded = seed::state_dir(n);
     let file = matching_file(n, n);
-    let native = native_import(seed::writable_copy(&seeded).path(), &file);
+    let native_state = seed::writable_copy(&seeded);
     let state = seed::writable_copy(&seeded);
     let host = child_host(state.path());
-    let run = host_import(&host, &file);
+    let (run, native) = import_in_turns(
+        [
+            &mut ThroughHost::open(&host),
+            &mut Native::open(native_state.path()),
+        ],
+        &file,
+    );
     report(
         "(b) seeded, half matching",
         n,

@@ -344,6 +344,16 @@ mod tests {
         }
     }
 
+    /// How many rows the trigram index finds for the last name every test row has.
+    fn lima_matches(db: &NativeSql) -> Option<i64> {
+        db.execute(
+            "SELECT count(*) FROM search_grams WHERE search_grams MATCH 'lima'",
+            &[],
+        )
+        .unwrap()
+        .scalar_i64()
+    }
+
     fn automerge(db: &NativeSql, index: &str) -> Option<i64> {
         db.execute(
             &format!("SELECT v FROM {index}_config WHERE k = 'automerge'"),
@@ -427,14 +437,7 @@ mod tests {
         let now = structure(&db, "search_grams");
         assert!(now.largest() > 2 * left.largest(), "{left:?}\n{now:?}");
         // The index still answers every row.
-        let n = db
-            .execute(
-                "SELECT count(*) FROM search_grams WHERE search_grams MATCH 'lima'",
-                &[],
-            )
-            .unwrap()
-            .scalar_i64();
-        assert_eq!(n, Some(6_000));
+        assert_eq!(lima_matches(&db), Some(6_000));
     }
 
     #[test]
@@ -488,14 +491,7 @@ mod tests {
             assert_eq!(s.pages().count(), 1, "{index}: {s:?}");
             assert!(!s.merging(), "{index}: {s:?}");
         }
-        let n = db
-            .execute(
-                "SELECT count(*) FROM search_grams WHERE search_grams MATCH 'lima'",
-                &[],
-            )
-            .unwrap()
-            .scalar_i64();
-        assert_eq!(n, Some(3_000));
+        assert_eq!(lima_matches(&db), Some(3_000));
     }
 
     #[test]
