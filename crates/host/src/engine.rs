@@ -30,6 +30,12 @@ pub fn engine(mode: HostMode) -> Result<&'static Engine> {
 fn new_engine(mode: HostMode) -> Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
+    // `SPIN_HOST_PERFMAP=1` writes /tmp/perf-<pid>.map, so `perf report` names the guests'
+    // functions (a component built without `strip` keeps their names): a profiling aid
+    // that changes no cost of a request.
+    if std::env::var_os("SPIN_HOST_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     let pooling = match mode {
         HostMode::Spin => spin_pooling(&mut config),
         HostMode::Fast => fast_pooling(),

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value as Json};
 
-use crate::contacts::contact::{dedup_tags, Contact, Edit, EditMode, Identity, COLUMNS};
+use crate::contacts::contact::{dedup_tags, Columns, Contact, Edit, EditMode, Identity, COLUMNS};
 use crate::contacts::history;
 use crate::kernel::error::{Error, Result};
 use crate::kernel::fields::Catalogue;
@@ -86,9 +86,10 @@ pub fn insert(db: &dyn Sql, contact: &mut Contact, retry_id: bool) -> Result<()>
 fn row_values(contact: &Contact) -> Vec<Value> {
     COLUMNS
         .iter()
-        .map(|c| match *c {
+        .enumerate()
+        .map(|(k, c)| match *c {
             "custom" => Value::Text(Json::Object(contact.custom.clone()).to_string()),
-            _ => contact.cols.get(c).cloned().unwrap_or(Value::Null),
+            _ => contact.cols.at(k).clone(),
         })
         .collect()
 }
@@ -285,19 +286,22 @@ pub fn read(db: &dyn Sql, contact_id: &str) -> Result<ReadView> {
 
 fn decode(values: &mut std::vec::IntoIter<Value>) -> Contact {
     let rowid = values.next().and_then(|v| v.as_i64()).unwrap_or(0);
-    let mut cols = std::collections::BTreeMap::new();
     let mut custom = Map::new();
-    for col in COLUMNS {
-        let v = values.next().unwrap_or(Value::Null);
-        if *col == "custom" {
+    let cols = COLUMNS
+        .iter()
+        .map(|col| {
+            let v = values.next().unwrap_or(Value::Null);
+            if *col != "custom" {
+                return v;
+            }
             custom = v
                 .as_str()
                 .and_then(|s| serde_json::from_str(s).ok())
                 .unwrap_or_default();
-        } else {
-            cols.insert(*col, v);
-        }
-    }
+            Value::Null
+        })
+        .collect();
+    let cols = Columns::from_values(cols);
     let tags: Vec<String> = json_text(values.next());
     let idents: Vec<(String, String)> = json_text(values.next());
     let identities = idents

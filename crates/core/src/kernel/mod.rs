@@ -5,6 +5,7 @@
 pub mod error;
 pub mod fields;
 pub mod jobs;
+pub mod phone_plan;
 pub mod schema;
 pub mod store;
 pub mod values;

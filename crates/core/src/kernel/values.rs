@@ -5,6 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::kernel::error::{Error, Result};
+use crate::kernel::phone_plan;
 
 /// The user-visible, immutable identifier of a contact.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -141,38 +142,18 @@ const WARM_REGIONS: &[&str] = &[
 /// Compiled phone patterns kept: the warm regions' with room to spare.
 const PATTERN_CACHE: usize = 2_000;
 
-/// Every regex source of one region's metadata, as the phone library keys its cache.
+/// The regex sources of one region's metadata that the phone library still matches itself,
+/// as it keys its cache: parsing (the general pattern, the international and national
+/// prefixes) and formatting. The kinds of number and the leading digits of regions sharing a
+/// calling code are [`phone_plan`]'s.
 fn pattern_sources(region: &phonenumber::Metadata) -> Vec<&str> {
-    let d = region.descriptors();
-    let descriptors = [
-        Some(d.general()),
-        d.fixed_line(),
-        d.mobile(),
-        d.toll_free(),
-        d.premium_rate(),
-        d.shared_cost(),
-        d.personal_number(),
-        d.voip(),
-        d.pager(),
-        d.uan(),
-        d.emergency(),
-        d.voicemail(),
-        d.short_code(),
-        d.standard_rate(),
-        d.carrier(),
-        d.no_international(),
-    ];
     let formats = region
         .formats()
         .iter()
         .chain(region.international_formats());
-    descriptors
-        .into_iter()
-        .flatten()
-        .map(|d| d.national_number().as_str())
+    std::iter::once(region.descriptors().general().national_number().as_str())
         .chain(region.international_prefix().map(|r| r.as_str()))
         .chain(region.national_prefix_for_parsing().map(|r| r.as_str()))
-        .chain(region.leading_digits().map(|r| r.as_str()))
         .chain(formats.flat_map(|f| {
             std::iter::once(f.pattern().as_str())
                 .chain(f.leading_digits().iter().map(|r| r.as_str()))
@@ -234,7 +215,7 @@ impl Phone {
         }
         let number =
             phonenumber::parse(Some(region.0), display).map_err(|_| "is not a phone number")?;
-        if !phonenumber::is_valid(&number) {
+        if !phone_plan::is_valid(&number) {
             return Err("is not a valid phone number");
         }
         let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
@@ -246,7 +227,8 @@ impl Phone {
 
     /// Builds the phone library's lazily loaded metadata and compiles the patterns of the
     /// countries most contacts write from ([`WARM_REGIONS`], with every region sharing their
-    /// calling codes) into its cache, ASCII-only ([`ascii_pattern`]); then parses each
+    /// calling codes) into its cache, ASCII-only ([`ascii_pattern`]), and the patterns that
+    /// decide validity into [`phone_plan`]'s; then parses each
     /// region's example fixed-line and mobile numbers in national and international form, so
     /// whatever else a parse needs is built too. Components call it at build time
     /// (pre-initialization), so neither the first parse (~60 ms) nor the first number of
@@ -272,6 +254,7 @@ impl Phone {
                 }
             }
         }
+        phone_plan::warm(&regions);
         regions.into_iter().map(warm_region).sum()
     }
 

@@ -100,7 +100,9 @@ fn fill_columns(merged: &mut Contact, secondaries: &[&Contact]) {
         let Some(donor) = secondaries.iter().find(|s| !is_empty(s.cols.get(col))) else {
             continue;
         };
-        merged.cols.insert(col, donor.cols[col].clone());
+        merged
+            .cols
+            .insert(col, donor.cols.get(col).cloned().unwrap_or(Value::Null));
         if let Some((_, key)) = PAIRED.iter().find(|(display, _)| display == col) {
             merged
                 .cols
