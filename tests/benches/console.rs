@@ -153,6 +153,7 @@ fn writes(db: &NativeSql, catalogue: &Catalogue, first: u64, n: u64) -> (Duratio
             }
             repo::create(ctx(), &body)
                 .expect("create")
+                .contact
                 .contact_id()
                 .to_owned()
         })

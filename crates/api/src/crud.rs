@@ -1,11 +1,9 @@
 //! The `crud` component's routes: contacts, history, fields, table views, tokens,
 //! auto-create settings and the OpenAPI document (SPEC §8).
 
-use contacts_core::contacts::contact::Contact;
 use contacts_core::contacts::repo::{self, Ctx, ReadView};
 use contacts_core::contacts::settings::{table_view, AutocreateSettings};
 use contacts_core::kernel::fields::{custom, Catalogue, CustomFieldDef, CustomFieldPatch};
-use contacts_core::kernel::store::Sql;
 use contacts_core::query::page;
 use contacts_core::{contacts::access, contacts::history, Error, Result};
 use http::StatusCode;
@@ -200,30 +198,24 @@ fn contact_response(status: StatusCode, view: &ReadView) -> Response {
 }
 
 /// The response to a write: the contact as stored, with its duplicate count.
-fn written(
-    status: StatusCode,
-    db: &dyn Sql,
-    contact: Contact,
-    catalogue: Catalogue,
-) -> Result<Response> {
-    let possible_duplicates = repo::possible_duplicates(db, contact.rowid)?;
-    Ok(contact_response(
+fn written(status: StatusCode, written: repo::Written, catalogue: Catalogue) -> Response {
+    contact_response(
         status,
         &ReadView {
-            contact,
+            contact: written.contact,
             catalogue,
-            possible_duplicates,
+            possible_duplicates: written.possible_duplicates,
         },
-    ))
+    )
 }
 
 fn create(call: &Call) -> Result<Response> {
     let body = call.req.json()?;
     let db = call.platform.sql()?;
     let catalogue = Catalogue::load(db)?;
-    let contact = repo::create(ctx(call, &catalogue)?, &body)?;
-    let location = format!("/api/contacts/{}", contact.contact_id());
-    Ok(written(StatusCode::CREATED, db, contact, catalogue)?.with_header("location", location))
+    let created = repo::create(ctx(call, &catalogue)?, &body)?;
+    let location = format!("/api/contacts/{}", created.contact.contact_id());
+    Ok(written(StatusCode::CREATED, created, catalogue).with_header("location", location))
 }
 
 fn read(call: &Call) -> Result<Response> {
@@ -235,13 +227,13 @@ fn update(call: &Call) -> Result<Response> {
     let body = call.req.json()?;
     let db = call.platform.sql()?;
     let catalogue = Catalogue::load(db)?;
-    let contact = repo::update(
+    let updated = repo::update(
         ctx(call, &catalogue)?,
         call.param(0),
         &body,
         call.req.header("if-match"),
     )?;
-    written(StatusCode::OK, db, contact, catalogue)
+    Ok(written(StatusCode::OK, updated, catalogue))
 }
 
 fn delete(call: &Call) -> Result<Response> {

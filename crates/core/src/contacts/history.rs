@@ -27,6 +27,37 @@ pub fn record(
     Ok(db.last_insert_rowid())
 }
 
+/// [`record`] for a contact a caller shows right after writing it: also counts the
+/// contact's possible duplicates (as [`crate::contacts::repo::possible_duplicates`]) in the
+/// same statement, one host call fewer. Returns the item's id and the count.
+pub fn record_counting_duplicates(
+    db: &dyn Sql,
+    contact: (i64, &str),
+    action: &str,
+    actor: &str,
+    fields: &[String],
+) -> Result<(i64, i64)> {
+    let (rowid, contact_id) = contact;
+    let rows = db.execute(
+        &format!(
+            "INSERT INTO history (contact_id, at, action, actor, fields) VALUES (?1, ?2, ?3, ?4, ?5) \
+             RETURNING id, ({})",
+            crate::merge::duplicates::count_sql("?6")
+        ),
+        &[
+            contact_id.into(),
+            time::now().into(),
+            action.into(),
+            actor.into(),
+            json!(fields).to_string().into(),
+            rowid.into(),
+        ],
+    )?;
+    let row = rows.rows.first();
+    let int = |i: usize| row.and_then(|r| r.get(i)).and_then(Value::as_i64);
+    Ok((int(0).unwrap_or_default(), int(1).unwrap_or_default()))
+}
+
 /// Appends the `merge` item of a merge: the fields it changed and the Contact IDs it
 /// absorbed. Runs inside the merge's transaction.
 pub fn record_merge(

@@ -24,7 +24,15 @@ pub struct Ctx<'a> {
 }
 
 /// Creates a contact from a caller's JSON body (SPEC §1: email, phone or Contact ID needed).
-pub fn create(ctx: Ctx, body: &Json) -> Result<Contact> {
+/// A contact as a create or update left it, with its possible duplicates counted in the
+/// same transaction.
+#[derive(Debug)]
+pub struct Written {
+    pub contact: Contact,
+    pub possible_duplicates: i64,
+}
+
+pub fn create(ctx: Ctx, body: &Json) -> Result<Written> {
     let edit = Edit::parse(body, ctx.catalogue, ctx.region, EditMode::Create)?;
     let has_key = edit.contact_id.is_some()
         || edit
@@ -45,11 +53,20 @@ pub fn create(ctx: Ctx, body: &Json) -> Result<Contact> {
         );
         let keys = edit.apply(&mut contact, ctx.catalogue);
         insert(ctx.db, &mut contact, edit.contact_id.is_none())?;
-        let item = history::record(ctx.db, contact.contact_id(), "create", ctx.actor, &keys)?;
+        let (item, possible_duplicates) = history::record_counting_duplicates(
+            ctx.db,
+            (contact.rowid, contact.contact_id()),
+            "create",
+            ctx.actor,
+            &keys,
+        )?;
         if search::upkeep_due(item) {
             search::upkeep(ctx.db)?;
         }
-        Ok(contact)
+        Ok(Written {
+            contact,
+            possible_duplicates,
+        })
     })
 }
 
@@ -329,7 +346,7 @@ fn json_text<T: serde::de::DeserializeOwned + Default>(v: Option<Value>) -> T {
 }
 
 /// Applies a caller's partial update; `if_match` is the ETag the caller last saw.
-pub fn update(ctx: Ctx, contact_id: &str, body: &Json, if_match: Option<&str>) -> Result<Contact> {
+pub fn update(ctx: Ctx, contact_id: &str, body: &Json, if_match: Option<&str>) -> Result<Written> {
     let edit = Edit::parse(body, ctx.catalogue, ctx.region, EditMode::Update)?;
     write_tx(ctx.db, || {
         let mut contact = load(ctx.db, contact_id)?;
@@ -344,14 +361,26 @@ pub fn update(ctx: Ctx, contact_id: &str, body: &Json, if_match: Option<&str>) -
         let before = contact.clone();
         let changed = edit.apply(&mut contact, ctx.catalogue);
         if changed.is_empty() {
-            return Ok(before);
+            return Ok(Written {
+                possible_duplicates: possible_duplicates(ctx.db, before.rowid)?,
+                contact: before,
+            });
         }
         save(ctx.db, &before, &mut contact)?;
-        let item = history::record(ctx.db, contact_id, "update", ctx.actor, &changed)?;
+        let (item, possible_duplicates) = history::record_counting_duplicates(
+            ctx.db,
+            (contact.rowid, contact_id),
+            "update",
+            ctx.actor,
+            &changed,
+        )?;
         if search::upkeep_due(item) {
             search::upkeep(ctx.db)?;
         }
-        Ok(contact)
+        Ok(Written {
+            contact,
+            possible_duplicates,
+        })
     })
 }
 

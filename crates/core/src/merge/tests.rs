@@ -30,7 +30,7 @@ fn db() -> NativeSql {
 
 fn create(db: &dyn Sql, body: Json) -> Contact {
     let cat = Catalogue::load(db).unwrap();
-    repo::create(ctx(db, &cat), &body).unwrap()
+    repo::create(ctx(db, &cat), &body).unwrap().contact
 }
 
 fn ctx<'a>(db: &'a dyn Sql, cat: &'a Catalogue) -> Ctx<'a> {

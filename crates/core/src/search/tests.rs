@@ -25,7 +25,11 @@ fn create(db: &NativeSql, body: Json) -> String {
         region: Region::default(),
         actor: "admin",
     };
-    repo::create(ctx, &body).unwrap().contact_id().to_owned()
+    repo::create(ctx, &body)
+        .unwrap()
+        .contact
+        .contact_id()
+        .to_owned()
 }
 
 fn page(db: &NativeSql, q: &str, segment: &str, limit: usize, cursor: Option<&str>) -> Page {

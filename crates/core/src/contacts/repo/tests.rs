@@ -34,7 +34,7 @@ fn create_normalizes_and_reads_back() {
         ctx(&db, &cat),
         &json!({"first_name": "Ana", "last_name": "Lima", "email": " Ana@Example.com ", "phone": "(415) 555-0132", "tags": ["vip", "VIP", "beta"]}),
     )
-    .unwrap();
+    .unwrap().contact;
     assert!(c.contact_id().starts_with('C'));
     let read = load(&db, c.contact_id()).unwrap();
     assert_eq!(read.text("email"), Some("Ana@Example.com"));
@@ -65,7 +65,8 @@ fn duplicate_email_or_phone_is_a_conflict_naming_the_holder() {
         ctx(&db, &cat),
         &json!({"email": "a@x.com", "phone": "+14155550132"}),
     )
-    .unwrap();
+    .unwrap()
+    .contact;
     for body in [
         json!({"email": "A@X.COM"}),
         json!({"phone": "415 555 0132"}),
@@ -86,7 +87,9 @@ fn duplicate_email_or_phone_is_a_conflict_naming_the_holder() {
         Some(1),
         "a refused create leaves nothing behind"
     );
-    let other = create(ctx(&db, &cat), &json!({"email": "b@x.com"})).unwrap();
+    let other = create(ctx(&db, &cat), &json!({"email": "b@x.com"}))
+        .unwrap()
+        .contact;
     let e = update(
         ctx(&db, &cat),
         other.contact_id(),
@@ -143,7 +146,8 @@ fn update_is_partial_versioned_and_recorded() {
         ctx(&db, &cat),
         &json!({"email": "a@x.com", "city": "Paris"}),
     )
-    .unwrap();
+    .unwrap()
+    .contact;
     let etag = c.etag();
     let u = update(
         ctx(&db, &cat),
@@ -151,7 +155,8 @@ fn update_is_partial_versioned_and_recorded() {
         &json!({"first_name": "Ana", "city": null}),
         Some(&etag),
     )
-    .unwrap();
+    .unwrap()
+    .contact;
     assert_eq!(u.text("city"), None);
     assert_eq!(u.text("email"), Some("a@x.com"));
     assert_eq!(u.text("display_name"), Some("Ana"));
@@ -170,7 +175,8 @@ fn update_is_partial_versioned_and_recorded() {
         &json!({"first_name": "Ana"}),
         None,
     )
-    .unwrap();
+    .unwrap()
+    .contact;
     assert_eq!(
         same.version(),
         2,
@@ -199,7 +205,7 @@ fn an_update_writes_only_the_tags_and_keys_it_changes() {
         ctx(&db, &cat),
         &json!({"email": "a@x.com", "secondary_emails": ["b@x.com", "c@x.com"], "tags": ["vip", "beta"]}),
     )
-    .unwrap();
+    .unwrap().contact;
     let stored = |sql: &str| -> Vec<String> {
         db.execute(sql, &[c.rowid.into()])
             .unwrap()
@@ -214,7 +220,8 @@ fn an_update_writes_only_the_tags_and_keys_it_changes() {
         &json!({"secondary_emails": ["c@x.com", "D@x.com"], "tags": ["VIP", "new"]}),
         None,
     )
-    .unwrap();
+    .unwrap()
+    .contact;
     assert_eq!(
         stored("SELECT value FROM contact_keys WHERE contact_rowid = ? ORDER BY value"),
         ["a@x.com", "c@x.com", "d@x.com"],
@@ -249,7 +256,8 @@ fn custom_values_are_checked_and_deleted_fields_disappear() {
         ctx(&db, &cat),
         &json!({"email": "a@x.com", "custom": {"tier": "gold"}}),
     )
-    .unwrap();
+    .unwrap()
+    .contact;
     assert_eq!(
         load(&db, c.contact_id()).unwrap().to_json(&cat)["custom"],
         json!({"tier": "Gold"})
@@ -270,7 +278,7 @@ fn custom_values_are_checked_and_deleted_fields_disappear() {
 fn delete_removes_everything_but_history() {
     let db = db();
     let cat = catalogue(&db);
-    let c = create(ctx(&db, &cat), &json!({"email": "a@x.com", "tags": ["t"], "identities": [{"channel": "telegram", "external_id": "42"}]})).unwrap();
+    let c = create(ctx(&db, &cat), &json!({"email": "a@x.com", "tags": ["t"], "identities": [{"channel": "telegram", "external_id": "42"}]})).unwrap().contact;
     delete(&db, "admin", c.contact_id()).unwrap();
     assert!(matches!(load(&db, c.contact_id()), Err(Error::NotFound(_))));
     for table in ["contact_tags", "identities", "contact_keys"] {
@@ -310,7 +318,8 @@ fn identities_are_unique_across_contacts() {
         ctx(&db, &cat),
         &json!({"email": "a@x.com", "identities": ident}),
     )
-    .unwrap();
+    .unwrap()
+    .contact;
     match create(
         ctx(&db, &cat),
         &json!({"email": "b@x.com", "identities": ident}),
@@ -333,7 +342,8 @@ fn possible_duplicates_by_secondary_keys_and_name_company() {
         ctx(&db, &cat),
         &json!({"email": "a@x.com", "first_name": "Ana", "last_name": "Lima", "company": "Acme"}),
     )
-    .unwrap();
+    .unwrap()
+    .contact;
     create(
         ctx(&db, &cat),
         &json!({"email": "b@x.com", "secondary_emails": ["A@x.com"]}),
@@ -353,6 +363,34 @@ fn possible_duplicates_by_secondary_keys_and_name_company() {
 }
 
 #[test]
+fn create_and_update_count_duplicates_as_a_read_does() {
+    let db = db();
+    let cat = catalogue(&db);
+    let a = create(
+        ctx(&db, &cat),
+        &json!({"email": "a@x.com", "first_name": "Ana", "last_name": "Lima"}),
+    )
+    .unwrap();
+    assert_eq!(a.possible_duplicates, 0);
+    let b = create(
+        ctx(&db, &cat),
+        &json!({"email": "b@x.com", "secondary_emails": ["a@x.com"]}),
+    )
+    .unwrap();
+    assert_eq!(b.possible_duplicates, 1, "b shares a's email");
+    let id = a.contact.contact_id();
+    let renamed = update(ctx(&db, &cat), id, &json!({"first_name": "Bo"}), None).unwrap();
+    let unchanged = update(ctx(&db, &cat), id, &json!({"first_name": "Bo"}), None).unwrap();
+    for written in [renamed, unchanged] {
+        assert_eq!(
+            written.possible_duplicates,
+            possible_duplicates(&db, a.contact.rowid).unwrap()
+        );
+        assert_eq!(written.possible_duplicates, 1);
+    }
+}
+
+#[test]
 fn owner_must_be_a_known_login() {
     let db = db();
     let cat = catalogue(&db);
@@ -361,7 +399,8 @@ fn owner_must_be_a_known_login() {
         ctx(&db, &cat),
         &json!({"email": "a@x.com", "owner": "maria"}),
     )
-    .unwrap();
+    .unwrap()
+    .contact;
     assert_eq!(c.text("owner"), Some("maria"));
 }
 
@@ -380,7 +419,8 @@ fn read_fetches_catalogue_and_duplicates_with_the_contact() {
         ctx(&db, &cat),
         &json!({"email": "a@x.com", "custom": {"tier": "Gold"}}),
     )
-    .unwrap();
+    .unwrap()
+    .contact;
     create(
         ctx(&db, &cat),
         &json!({"email": "b@x.com", "secondary_emails": ["a@x.com"]}),

@@ -56,6 +56,7 @@ fn manual(db: &NativeSql, body: serde_json::Value) -> Contact {
         &body,
     )
     .unwrap()
+    .contact
 }
 
 fn whatsapp(key: &str, wa_id: &str, name: &str) -> Event {
