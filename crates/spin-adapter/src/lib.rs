@@ -136,6 +136,16 @@ struct SpinSql {
     others_wanted: Cell<bool>,
 }
 
+fn into_spin(v: Value) -> sqlite3::Value {
+    match v {
+        Value::Null => sqlite3::Value::Null,
+        Value::Integer(i) => sqlite3::Value::Integer(i),
+        Value::Real(f) => sqlite3::Value::Real(f),
+        Value::Text(s) => sqlite3::Value::Text(s),
+        Value::Blob(b) => sqlite3::Value::Blob(b),
+    }
+}
+
 fn to_spin(v: &Value) -> sqlite3::Value {
     match v {
         Value::Null => sqlite3::Value::Null,
@@ -165,16 +175,11 @@ fn db_error(e: sqlite3::Error) -> DbError {
 
 impl Sql for SpinSql {
     fn execute(&self, sql: &str, params: &[Value]) -> std::result::Result<Rows, DbError> {
-        let params: Vec<sqlite3::Value> = params.iter().map(to_spin).collect();
-        let result = self.conn.execute(sql, &params).map_err(db_error)?;
-        Ok(Rows {
-            columns: result.columns,
-            rows: result
-                .rows
-                .into_iter()
-                .map(|r| r.values.into_iter().map(from_spin).collect())
-                .collect(),
-        })
+        self.run(sql, params.iter().map(to_spin).collect())
+    }
+
+    fn execute_owned(&self, sql: &str, params: Vec<Value>) -> std::result::Result<Rows, DbError> {
+        self.run(sql, params.into_iter().map(into_spin).collect())
     }
 
     fn last_insert_rowid(&self) -> i64 {
@@ -227,6 +232,18 @@ impl SpinSql {
             conn,
             others_wanted: Cell::new(false),
         }
+    }
+
+    fn run(&self, sql: &str, params: Vec<sqlite3::Value>) -> std::result::Result<Rows, DbError> {
+        let result = self.conn.execute(sql, &params).map_err(db_error)?;
+        Ok(Rows {
+            columns: result.columns,
+            rows: result
+                .rows
+                .into_iter()
+                .map(|r| r.values.into_iter().map(from_spin).collect())
+                .collect(),
+        })
     }
 
     /// `BEGIN IMMEDIATE`, tried every `poll` for up to `wait` while another writer holds the

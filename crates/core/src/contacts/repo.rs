@@ -101,14 +101,28 @@ pub fn insert(db: &dyn Sql, contact: &mut Contact, retry_id: bool) -> Result<()>
 }
 
 fn row_values(contact: &Contact) -> Vec<Value> {
-    COLUMNS
-        .iter()
-        .enumerate()
-        .map(|(k, c)| match *c {
-            "custom" => Value::Text(Json::Object(contact.custom.clone()).to_string()),
-            _ => contact.cols.at(k).clone(),
-        })
-        .collect()
+    (0..COLUMNS.len()).map(|k| value_at(contact, k)).collect()
+}
+
+/// The value stored in the column at position `k` of [`COLUMNS`].
+fn value_at(contact: &Contact, k: usize) -> Value {
+    match COLUMNS[k] {
+        "custom" => Value::Text(Json::Object(contact.custom.clone()).to_string()),
+        _ => contact.cols.at(k).clone(),
+    }
+}
+
+/// Whether the column at position `k` is NULL (`custom` never is: it is stored as `{}`).
+fn is_null_at(contact: &Contact, k: usize) -> bool {
+    COLUMNS[k] != "custom" && *contact.cols.at(k) == Value::Null
+}
+
+/// Whether `before` and `after` store different values in the column at position `k`.
+fn differs_at(before: &Contact, after: &Contact, k: usize) -> bool {
+    match COLUMNS[k] {
+        "custom" => before.custom != after.custom,
+        _ => before.cols.at(k) != after.cols.at(k),
+    }
 }
 
 /// Turns a UNIQUE violation into a 409 naming the contact that holds the value.

@@ -547,7 +547,7 @@ fn write_batch(ctx: &Ctx, out: &mut Outcome) -> Result<()> {
     batch::insert_rows(
         db,
         "INSERT INTO history (contact_id, at, action, actor, fields) VALUES",
-        &history_rows,
+        history_rows,
     )?;
     let job = ctx.job.id.as_str();
     let key_rows: Vec<[Value; 3]> = out
@@ -558,7 +558,7 @@ fn write_batch(ctx: &Ctx, out: &mut Outcome) -> Result<()> {
     batch::insert_rows(
         db,
         "INSERT INTO import_keys (job_id, key, row) VALUES",
-        &key_rows,
+        key_rows,
     )?;
     let error_rows: Vec<[Value; 4]> = out
         .failed
@@ -575,7 +575,7 @@ fn write_batch(ctx: &Ctx, out: &mut Outcome) -> Result<()> {
     batch::insert_rows(
         db,
         "INSERT INTO import_errors (job_id, row, record, error) VALUES",
-        &error_rows,
+        error_rows,
     )
 }
 

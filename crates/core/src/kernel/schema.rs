@@ -77,6 +77,19 @@ impl<S: Sql> Sql for Current<S> {
         }
     }
 
+    /// Moves the parameters on once the schema is known current; until then a read may be
+    /// run twice ([`Current::execute`]), so it keeps them.
+    fn execute_owned(&self, sql: &str, params: Vec<Value>) -> std::result::Result<Rows, DbError> {
+        if !is_select(sql) {
+            self.check()?;
+        }
+        if self.checked.get() {
+            self.db.execute_owned(sql, params)
+        } else {
+            self.execute(sql, &params)
+        }
+    }
+
     fn last_insert_rowid(&self) -> i64 {
         self.db.last_insert_rowid()
     }

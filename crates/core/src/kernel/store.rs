@@ -138,6 +138,13 @@ pub enum Turn {
 /// One SQL connection. One statement per call, as Spin's interface allows.
 pub trait Sql {
     fn execute(&self, sql: &str, params: &[Value]) -> Result<Rows, DbError>;
+
+    /// [`Sql::execute`] with parameters the caller built for this statement and gives up,
+    /// so an adapter can move them to its host instead of copying each one: for statements
+    /// binding thousands of values (an import batch's multi-row writes).
+    fn execute_owned(&self, sql: &str, params: Vec<Value>) -> Result<Rows, DbError> {
+        self.execute(sql, &params)
+    }
     fn last_insert_rowid(&self) -> i64;
     fn changes(&self) -> u64;
 

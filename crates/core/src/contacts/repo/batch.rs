@@ -43,17 +43,19 @@ pub fn insert_many(db: &dyn Sql, contacts: &mut [Contact]) -> Result<()> {
         for contact in group.iter_mut() {
             contact.tags = dedup_tags(contact.tags.iter().map(String::as_str));
         }
-        let rows: Vec<Vec<Value>> = group.iter().map(super::row_values).collect();
-        let used = columns_where(|k| rows.iter().any(|row| row[k] != Value::Null));
+        let used = columns_where(|k| group.iter().any(|c| !super::is_null_at(c, k)));
         let row_marks = format!("({})", placeholders(used.len()));
         let sql = format!(
             "INSERT INTO contacts ({}) VALUES {} RETURNING id, contact_id",
             names(&used).join(", "),
             vec![row_marks.as_str(); group.len()].join(", ")
         );
-        let params: Vec<Value> = rows.into_iter().flat_map(|row| pick(row, &used)).collect();
+        let params: Vec<Value> = group
+            .iter()
+            .flat_map(|c| used.iter().map(|&k| super::value_at(c, k)))
+            .collect();
         // RETURNING rows come in no promised order: they are matched by Contact ID.
-        for row in db.execute(&sql, &params)?.rows {
+        for row in db.execute_owned(&sql, params)?.rows {
             if let [Value::Integer(id), Value::Text(cid)] = row.as_slice() {
                 rowids.insert(cid.clone(), *id);
             }
@@ -80,14 +82,6 @@ fn names(columns: &[usize]) -> Vec<&'static str> {
     columns.iter().map(|&k| COLUMNS[k]).collect()
 }
 
-/// A row's values at `columns`.
-fn pick(row: Vec<Value>, columns: &[usize]) -> impl Iterator<Item = Value> + '_ {
-    row.into_iter()
-        .enumerate()
-        .filter(|(k, _)| columns.binary_search(k).is_ok())
-        .map(|(_, v)| v)
-}
-
 /// A stored contact and what it becomes.
 pub struct Change {
     pub before: Contact,
@@ -110,12 +104,11 @@ pub fn save_many(db: &dyn Sql, changes: &mut [Change]) -> Result<()> {
         c.after.set("updated_at", now.as_str());
     }
     for group in changes.chunks(MAX_PARAMS / (COLUMNS.len() + 1)) {
-        let rows: Vec<(Vec<Value>, Vec<Value>)> = group
-            .iter()
-            .map(|c| (super::row_values(&c.before), super::row_values(&c.after)))
-            .collect();
         let set = columns_where(|k| {
-            COLUMNS[k] != "contact_id" && rows.iter().any(|(before, after)| before[k] != after[k])
+            COLUMNS[k] != "contact_id"
+                && group
+                    .iter()
+                    .any(|c| super::differs_at(&c.before, &c.after, k))
         });
         // `v.column1` is the row id; column i + 2 is the i-th column set.
         let assignments: Vec<String> = names(&set)
@@ -125,17 +118,17 @@ pub fn save_many(db: &dyn Sql, changes: &mut [Change]) -> Result<()> {
             .collect();
         let row_marks = format!("({})", placeholders(set.len() + 1));
         let mut params = Vec::with_capacity(group.len() * (set.len() + 1));
-        for (c, (_, after)) in group.iter().zip(rows) {
+        for c in group {
             params.push(c.after.rowid.into());
-            params.extend(pick(after, &set));
+            params.extend(set.iter().map(|&k| super::value_at(&c.after, k)));
         }
-        db.execute(
+        db.execute_owned(
             &format!(
                 "UPDATE contacts SET {} FROM (VALUES {}) AS v WHERE contacts.id = v.column1",
                 assignments.join(", "),
                 vec![row_marks.as_str(); group.len()].join(", ")
             ),
-            &params,
+            params,
         )?;
     }
     let retagged: Vec<&Contact> = changes
@@ -175,7 +168,7 @@ fn insert_tags<'a>(db: &dyn Sql, contacts: impl Iterator<Item = &'a Contact>) ->
     insert_rows(
         db,
         "INSERT OR IGNORE INTO contact_tags (contact_rowid, tag) VALUES",
-        &pairs,
+        pairs,
     )
 }
 
@@ -190,20 +183,23 @@ fn insert_match_keys<'a>(db: &dyn Sql, contacts: impl Iterator<Item = &'a Contac
     insert_rows(
         db,
         "INSERT OR IGNORE INTO contact_keys (kind, value, contact_rowid) VALUES",
-        &triples,
+        triples,
     )
 }
 
 /// `insert` (ending in `VALUES`) for every row, as few statements as the parameter bound
-/// allows.
-pub fn insert_rows<const N: usize>(db: &dyn Sql, insert: &str, rows: &[[Value; N]]) -> Result<()> {
+/// allows; the rows' values move to the statement.
+pub fn insert_rows<const N: usize>(
+    db: &dyn Sql,
+    insert: &str,
+    rows: Vec<[Value; N]>,
+) -> Result<()> {
     let marks = format!("({})", placeholders(N));
-    for group in rows.chunks(MAX_PARAMS / N) {
-        let params: Vec<Value> = group.iter().flat_map(|r| r.iter().cloned()).collect();
-        db.execute(
-            &format!("{insert} {}", vec![marks.as_str(); group.len()].join(", ")),
-            &params,
-        )?;
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let group: Vec<[Value; N]> = rows.by_ref().take(MAX_PARAMS / N).collect();
+        let sql = format!("{insert} {}", vec![marks.as_str(); group.len()].join(", "));
+        db.execute_owned(&sql, group.into_iter().flatten().collect())?;
     }
     Ok(())
 }
