@@ -415,14 +415,10 @@ pub fn save(db: &dyn Sql, before: &Contact, contact: &mut Contact) -> Result<()>
     contact.set("updated_at", time::now());
     let mut assignments = Vec::new();
     let mut params = Vec::new();
-    for ((col, value), old) in COLUMNS
-        .iter()
-        .zip(row_values(contact))
-        .zip(row_values(before))
-    {
-        if value != old {
+    for (k, col) in COLUMNS.iter().enumerate() {
+        if differs_at(before, contact, k) {
             assignments.push(format!("{col} = ?"));
-            params.push(value);
+            params.push(value_at(contact, k));
         }
     }
     params.push(contact.rowid.into());
