@@ -21,7 +21,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use contacts_core::contacts::settings::AutocreateSettings;
 use contacts_core::hooks::autocreate::{self, telegram, Event};
 use contacts_core::kernel::native::{MemoryKv, NativeSql};
 use contacts_core::kernel::schema;
@@ -276,7 +275,6 @@ fn main() {
     let path = state.path().join("sqlite_db.db");
     let reused = NativeSql::open(&path).expect("native db");
     let legacy = MemoryKv::default();
-    let settings = AutocreateSettings::load(&reused, &|| Ok(&legacy)).expect("settings");
     let native = |fresh: bool, n: u64, make: &dyn Fn(u64) -> Event| {
         let mut samples = Vec::with_capacity(n as usize);
         let started = Instant::now();
@@ -291,7 +289,7 @@ fn main() {
             } else {
                 &reused
             };
-            autocreate::process(db, &settings, &[ev]).expect("native process");
+            autocreate::receive(db, &|| Ok(&legacy), &[ev]).expect("native process");
             samples.push(t0.elapsed());
         }
         Figures::of(samples, started.elapsed())

@@ -334,7 +334,6 @@ fn check_state(db: &Path, plan: &Plan) {
 /// database file in `dir` (a fresh connection per delivery, as Spin opens one per request):
 /// the floor the host's figures are measured against.
 pub fn run_native(dir: &Path, plan: &Plan) -> Figures {
-    use contacts_core::contacts::settings::AutocreateSettings;
     use contacts_core::hooks::autocreate::{self, generic, meta, telegram};
     use contacts_core::kernel::native::{MemoryKv, NativeSql};
     use contacts_core::kernel::values::Region;
@@ -342,8 +341,6 @@ pub fn run_native(dir: &Path, plan: &Plan) -> Figures {
     let path = dir.join("sqlite_db.db");
     let first = NativeSql::open(&path).expect("native db");
     contacts_core::kernel::schema::ensure(&first).expect("schema");
-    let legacy = MemoryKv::default();
-    let settings = AutocreateSettings::load(&first, &|| Ok(&legacy)).expect("settings");
     let deliveries: Vec<Delivery> = (0..plan.events).map(|e| delivery(e, plan)).collect();
     let sched = schedule(plan);
     let next = AtomicUsize::new(0);
@@ -352,6 +349,8 @@ pub fn run_native(dir: &Path, plan: &Plan) -> Figures {
     thread::scope(|s| {
         for _ in 0..plan.senders {
             s.spawn(|| {
+                // Empty: the settings were never in key-value here.
+                let legacy = MemoryKv::default();
                 while let Some(&event) = sched.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let d = &deliveries[event];
                     let t = Instant::now();
@@ -368,7 +367,7 @@ pub fn run_native(dir: &Path, plan: &Plan) -> Figures {
                     };
                     let db = NativeSql::open(&path).expect("native db");
                     contacts_core::kernel::schema::ensure(&db).expect("schema");
-                    autocreate::process(&db, &settings, &events).expect("native process");
+                    autocreate::receive(&db, &|| Ok(&legacy), &events).expect("native process");
                     samples.lock().unwrap().push(t.elapsed());
                 }
             });

@@ -10,7 +10,6 @@
 
 mod signature;
 
-use contacts_core::contacts::settings::AutocreateSettings;
 use contacts_core::hooks::autocreate::{self, generic, meta, telegram, Event, Outcome};
 use contacts_core::{Error, Result};
 use http::StatusCode;
@@ -186,9 +185,7 @@ fn apply(call: &Call, events: &[Event]) -> Result<Vec<Outcome>> {
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    let db = call.platform.sql()?;
-    let settings = AutocreateSettings::load(db, &|| call.platform.kv())?;
-    autocreate::process(db, &settings, events)
+    autocreate::receive(call.platform.sql()?, &|| call.platform.kv(), events)
 }
 
 fn results(outcomes: Vec<Outcome>) -> Result<Response> {

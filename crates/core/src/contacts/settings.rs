@@ -48,18 +48,38 @@ fn read_with_catalogue(
     legacy: LegacyKv,
     name: &str,
 ) -> Result<(Option<String>, Catalogue)> {
-    let (value, defs) = read_also(db, legacy, name, Some(CUSTOM_DEFS_JSON))?;
+    let (value, defs) = read_also(db, legacy, name, Some(Also::new(CUSTOM_DEFS_JSON)))?;
     let catalogue =
         Catalogue::from_defs_json(defs.as_ref().and_then(Value::as_str).unwrap_or("[]"))?;
     Ok((value, catalogue))
 }
 
-/// [`read`], and `also` (an expression selected beside the document) when given.
+/// An expression selected beside a settings document, so that a request needing both reads
+/// them in one statement (each statement is a host call). Its parameters are numbered from
+/// `?3`: `?1` and `?2` are the document's.
+pub struct Also<'a> {
+    pub expression: &'a str,
+    pub params: Vec<Value>,
+}
+
+impl<'a> Also<'a> {
+    /// The number of the first parameter `also`'s expression may use.
+    pub const FIRST_PARAM: usize = 3;
+
+    pub fn new(expression: &'a str) -> Self {
+        Also {
+            expression,
+            params: Vec::new(),
+        }
+    }
+}
+
+/// [`read`], and `also`'s value when given.
 fn read_also(
     db: &dyn Sql,
     legacy: LegacyKv,
     name: &str,
-    also: Option<&str>,
+    also: Option<Also>,
 ) -> Result<(Option<String>, Option<Value>)> {
     let (value, pending, extra) = read_row(db, name, also)?;
     if !pending {
@@ -74,15 +94,22 @@ fn read_also(
 fn read_row(
     db: &dyn Sql,
     name: &str,
-    also: Option<&str>,
+    also: Option<Also>,
 ) -> Result<(Option<String>, bool, Option<Value>)> {
-    let also = also.map(|e| format!(", {e}")).unwrap_or_default();
+    let mut params = vec![name.into(), IMPORT_MARKER.into()];
+    let also = match also {
+        Some(also) => {
+            params.extend(also.params);
+            format!(", {}", also.expression)
+        }
+        None => String::new(),
+    };
     let rows = db.execute(
         &format!(
             "SELECT (SELECT value FROM app_settings WHERE name = ?1),
                     EXISTS (SELECT 1 FROM app_settings WHERE name = ?2){also}"
         ),
-        &[name.into(), IMPORT_MARKER.into()],
+        &params,
     )?;
     let row = rows.rows.into_iter().next().unwrap_or_default();
     let mut values = row.into_iter();
@@ -218,7 +245,17 @@ impl AutocreateSettings {
     }
 
     pub fn load(db: &dyn Sql, legacy: LegacyKv) -> Result<Self> {
-        match read(db, legacy, AUTOCREATE_KEY)? {
+        Self::from_stored(read(db, legacy, AUTOCREATE_KEY)?)
+    }
+
+    /// [`load`](Self::load), and `also`'s value read in the same statement.
+    pub fn load_also(db: &dyn Sql, legacy: LegacyKv, also: Also) -> Result<(Self, Option<Value>)> {
+        let (text, value) = read_also(db, legacy, AUTOCREATE_KEY, Some(also))?;
+        Ok((Self::from_stored(text)?, value))
+    }
+
+    fn from_stored(text: Option<String>) -> Result<Self> {
+        match text {
             Some(text) if !text.is_empty() => {
                 let doc: Json = serde_json::from_str(&text)
                     .map_err(|e| Error::Storage(format!("autocreate settings: {e}")))?;

@@ -31,10 +31,10 @@ pub use event::Event;
 use crate::contacts::contact::{changed_keys, Contact};
 use crate::contacts::history;
 use crate::contacts::repo;
-use crate::contacts::settings::{AutocreateSettings, ChannelRule};
+use crate::contacts::settings::{Also, AutocreateSettings, ChannelRule, LegacyKv};
 use crate::kernel::error::{Error, Result};
 use crate::kernel::fields::Catalogue;
-use crate::kernel::store::{placeholders, write_tx, Sql, Value};
+use crate::kernel::store::{write_tx, Sql, Value};
 use crate::kernel::values::{time, Channel, ContactId};
 use crate::search;
 
@@ -96,6 +96,20 @@ impl Outcome {
     }
 }
 
+/// Applies a delivery as it arrives: the channel rules and which of its events were applied
+/// before are read in one statement, then as [`process`].
+pub fn receive(db: &dyn Sql, legacy: LegacyKv, events: &[Event]) -> Result<Vec<Outcome>> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let also = Also {
+        expression: &seen_sql(Also::FIRST_PARAM, events.len()),
+        params: keys(events),
+    };
+    let (settings, seen) = AutocreateSettings::load_also(db, legacy, also)?;
+    replay_or_apply(db, &settings, events, seen, RETENTION)
+}
+
 /// Applies one delivery's events, all or nothing, and says what happened to each.
 pub fn process(
     db: &dyn Sql,
@@ -114,8 +128,36 @@ pub fn process_with(
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    // A redelivery is answered from one read, without taking the write lock.
-    if let Some(outcomes) = all_processed(db, events)? {
+    let sql = format!("SELECT {}", seen_sql(1, events.len()));
+    let seen = db.execute(&sql, &keys(events))?.scalar().cloned();
+    replay_or_apply(db, settings, events, seen, retention)
+}
+
+fn keys(events: &[Event]) -> Vec<Value> {
+    events.iter().map(|e| e.key.as_str().into()).collect()
+}
+
+/// The events of a delivery applied before, as a JSON array of `[key, contact_id]`; the
+/// events' keys are its parameters, numbered from `first`.
+fn seen_sql(first: usize, events: usize) -> String {
+    let params: Vec<String> = (first..first + events).map(|n| format!("?{n}")).collect();
+    format!(
+        "(SELECT json_group_array(json_array(event_key, contact_id)) \
+          FROM processed_events WHERE event_key IN ({}))",
+        params.join(", ")
+    )
+}
+
+/// A redelivery (every event applied before) is answered from `seen`, without taking the
+/// write lock; anything else is applied.
+fn replay_or_apply(
+    db: &dyn Sql,
+    settings: &AutocreateSettings,
+    events: &[Event],
+    seen: Option<Value>,
+    retention: Retention,
+) -> Result<Vec<Outcome>> {
+    if let Some(outcomes) = replayed(events, seen)? {
         return Ok(outcomes);
     }
     let mut attempt = 0;
@@ -152,22 +194,21 @@ fn is_busy(message: &str) -> bool {
 }
 
 /// The outcomes of a delivery whose every event was applied before, if it is one.
-fn all_processed(db: &dyn Sql, events: &[Event]) -> Result<Option<Vec<Outcome>>> {
-    let keys: Vec<Value> = events.iter().map(|e| e.key.as_str().into()).collect();
-    let rows = db.execute(
-        &format!(
-            "SELECT event_key, contact_id FROM processed_events WHERE event_key IN ({})",
-            placeholders(keys.len())
-        ),
-        &keys,
-    )?;
-    let seen = |key: &str| {
-        rows.rows
-            .iter()
-            .find(|r| r.first().and_then(Value::as_str) == Some(key))
-            .map(|r| r.get(1).and_then(Value::as_str).map(str::to_owned))
+fn replayed(events: &[Event], seen: Option<Value>) -> Result<Option<Vec<Outcome>>> {
+    let seen: Vec<(String, Option<String>)> = match seen.and_then(Value::into_string) {
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|e| Error::Storage(format!("processed events: {e}")))?,
+        None => Vec::new(),
     };
-    Ok(events.iter().map(|e| seen(&e.key).map(duplicate)).collect())
+    let contact_of = |key: &str| {
+        seen.iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, contact_id)| contact_id.clone())
+    };
+    Ok(events
+        .iter()
+        .map(|e| contact_of(&e.key).map(duplicate))
+        .collect())
 }
 
 fn duplicate(contact_id: Option<String>) -> Outcome {

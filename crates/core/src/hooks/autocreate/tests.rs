@@ -8,7 +8,7 @@ use super::*;
 use crate::contacts::contact::Identity;
 use crate::contacts::repo::Ctx;
 use crate::hooks::blocks;
-use crate::kernel::native::NativeSql;
+use crate::kernel::native::{MemoryKv, NativeSql};
 use crate::kernel::schema;
 use crate::kernel::store::{DbError, Rows};
 use crate::kernel::values::{Email, Phone, Region};
@@ -126,6 +126,51 @@ fn a_redelivered_event_changes_nothing() {
     assert_eq!(repo::load(&db, before.contact_id()).unwrap(), before);
     assert_eq!(count(&db, "SELECT count(*) FROM contacts"), 1);
     assert_eq!(count(&db, "SELECT count(*) FROM processed_events"), 1);
+}
+
+#[test]
+fn a_delivery_as_received_reads_its_rules_and_redeliveries_in_one_statement() {
+    let db = db();
+    let legacy = MemoryKv::default();
+    let legacy: LegacyKv = &|| Ok(&legacy);
+    // Web chat off: its unknown senders create nothing, so the rules were read.
+    settings(json!({ "channels": { "web_chat": { "enabled": false, "match": [], "lead_stage": "lead" } } }))
+        .save(&db)
+        .unwrap();
+    let events = [
+        whatsapp("whatsapp:wamid.1", "16505551234", "Sheena Nelson"),
+        ev("webchat:1", Channel::WebChat, "visitor-1"),
+    ];
+    let first = receive(&db, legacy, &events).unwrap();
+    assert!(first[0].created && first[0].contact_id.is_some());
+    assert_eq!(first[1], Outcome::default());
+
+    let counting = FailingAt {
+        inner: &db,
+        n: usize::MAX,
+        seen: Cell::new(0),
+    };
+    let again = receive(&counting, legacy, &events).unwrap();
+    assert_eq!(counting.seen.get(), 1, "a redelivery is one read");
+    let duplicate = |contact_id: Option<String>| Outcome {
+        contact_id,
+        duplicate: true,
+        ..Outcome::default()
+    };
+    assert_eq!(
+        again,
+        vec![duplicate(first[0].contact_id.clone()), duplicate(None)]
+    );
+
+    // One event new: the delivery is applied, the old one answered as a duplicate.
+    let mixed = [
+        events[0].clone(),
+        whatsapp("whatsapp:wamid.2", "16505559876", "Kai Tan"),
+    ];
+    let out = receive(&db, legacy, &mixed).unwrap();
+    assert_eq!(out[0], duplicate(first[0].contact_id.clone()));
+    assert!(out[1].created);
+    assert_eq!(count(&db, "SELECT count(*) FROM contacts"), 2);
 }
 
 #[test]
