@@ -158,7 +158,11 @@ pub struct Contact {
 impl Contact {
     /// A contact not yet stored, with the defaults of a manual create.
     pub fn new(contact_id: ContactId, actor: &str) -> Self {
-        let now = time::now();
+        Self::new_at(contact_id, actor, time::now())
+    }
+
+    /// [`new`](Self::new), created at `now`: the contacts of one import batch share it.
+    pub fn new_at(contact_id: ContactId, actor: &str, now: String) -> Self {
         let mut cols = Columns::null();
         cols.insert("contact_id", contact_id.as_str().into());
         cols.insert("lead_stage", LeadStage::Contact.as_str().into());
@@ -338,9 +342,21 @@ impl Edit {
         let obj = body
             .as_object()
             .ok_or_else(|| Error::malformed("the body must be a JSON object"))?;
+        let fields = obj.iter().map(|(key, value)| (key.as_str(), value));
+        Self::parse_fields(fields, catalogue, region, mode)
+    }
+
+    /// [`parse`](Self::parse) over a body's fields as (key, value) pairs, in the order
+    /// given: an import row's cells need no JSON object built around them.
+    pub fn parse_fields<'a>(
+        fields: impl IntoIterator<Item = (&'a str, &'a Json)>,
+        catalogue: &Catalogue,
+        region: Region,
+        mode: EditMode,
+    ) -> Result<Edit> {
         let mut edit = Edit::default();
-        for (key, value) in obj {
-            match key.as_str() {
+        for (key, value) in fields {
+            match key {
                 "contact_id" => {
                     if mode == EditMode::Update {
                         return Err(Error::invalid("contact_id", "is immutable"));
@@ -357,7 +373,7 @@ impl Edit {
                 // believes they changed something they did not.
                 _ => edit.parse_system(key, value, catalogue, region)?,
             }
-            edit.keys.push(key.clone());
+            edit.keys.push(key.to_owned());
         }
         Ok(edit)
     }

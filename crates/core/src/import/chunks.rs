@@ -243,7 +243,12 @@ fn import_batch(ctx: &Ctx, first_row: i64, records: &[Record], counts: &mut Coun
         .iter()
         .map(|(_, _, edit)| target_of(edit, &holders))
         .collect();
-    let seen = keys_seen(ctx, &parsed, &targets)?;
+    let row_keys: Vec<Vec<String>> = parsed
+        .iter()
+        .zip(&targets)
+        .map(|((_, _, edit), target)| row_keys(edit, target))
+        .collect();
+    let seen = keys_seen(ctx, &row_keys)?;
     let owners = known_owners(ctx.db, &parsed)?;
     let rowids: Vec<i64> = targets.iter().flatten().map(|h| h.rowid).collect();
     let stored: HashMap<i64, Contact> = batch::load_many(ctx.db, &rowids)?
@@ -251,7 +256,9 @@ fn import_batch(ctx: &Ctx, first_row: i64, records: &[Record], counts: &mut Coun
         .map(|c| (c.rowid, c))
         .collect();
     let mut batch_seen: HashMap<String, i64> = HashMap::new();
-    for ((row, record, edit), target) in parsed.iter().zip(&targets) {
+    let now = time::now();
+    let rows = parsed.iter().zip(&targets).zip(row_keys);
+    for (((row, record, edit), target), keys) in rows {
         let stored = target.as_ref().and_then(|h| stored.get(&h.rowid));
         let lookups = Lookups {
             holders: &holders,
@@ -259,9 +266,14 @@ fn import_batch(ctx: &Ctx, first_row: i64, records: &[Record], counts: &mut Coun
             batch_seen: &batch_seen,
             owners: &owners,
         };
-        match import_row(ctx, edit, stored, &lookups) {
+        let new_row = NewRow {
+            edit,
+            keys: &keys,
+            now: &now,
+        };
+        match import_row(ctx, new_row, stored, &lookups) {
             Ok(done) => {
-                for key in row_keys(edit, target) {
+                for key in keys {
                     batch_seen.insert(key.clone(), *row);
                     out.keys.push((key, *row));
                 }
@@ -365,22 +377,15 @@ fn find_holders(
         .collect())
 }
 
-/// The keys of this batch that earlier rows of the file carried, with the row that did.
-fn keys_seen(
-    ctx: &Ctx,
-    parsed: &[(i64, &Record, RowEdit)],
-    targets: &[Option<Holder>],
-) -> Result<HashMap<String, i64>> {
-    let keys: HashSet<String> = parsed
-        .iter()
-        .zip(targets)
-        .flat_map(|((_, _, edit), target)| row_keys(edit, target))
-        .collect();
+/// The keys of this batch (each row's [`row_keys`]) that earlier rows of the file carried,
+/// with the row that did.
+fn keys_seen(ctx: &Ctx, row_keys: &[Vec<String>]) -> Result<HashMap<String, i64>> {
+    let keys: HashSet<&str> = row_keys.iter().flatten().map(String::as_str).collect();
     if keys.is_empty() {
         return Ok(HashMap::new());
     }
     let mut params: Vec<Value> = vec![ctx.job.id.as_str().into()];
-    params.extend(keys.iter().map(|k| Value::from(k.as_str())));
+    params.extend(keys.iter().map(|k| Value::from(*k)));
     let rows = ctx.db.execute(
         &format!(
             "SELECT key, row FROM import_keys WHERE job_id = ? AND key IN ({})",
@@ -438,21 +443,25 @@ enum Done {
     Unchanged,
 }
 
+/// A parsed row, with the keys it leaves behind ([`row_keys`]) and its batch's time.
+struct NewRow<'a> {
+    edit: &'a RowEdit,
+    keys: &'a [String],
+    now: &'a str,
+}
+
 /// Decides one row: a duplicate of an earlier row, an unknown owner, a bad value for its
 /// policy, or a primary email or phone another contact holds fails it.
 fn import_row(
     ctx: &Ctx,
-    edit: &RowEdit,
+    row: NewRow,
     stored: Option<&Contact>,
     lookups: &Lookups,
 ) -> std::result::Result<Done, Reason> {
-    let reached = stored.map(|c| Holder {
-        rowid: c.rowid,
-        contact_id: c.contact_id().to_owned(),
-    });
-    for key in row_keys(edit, &reached) {
-        if let Some(row) = lookups.seen.get(&key).or(lookups.batch_seen.get(&key)) {
-            return Err(duplicate(&key, *row, edit));
+    let edit = row.edit;
+    for key in row.keys {
+        if let Some(r) = lookups.seen.get(key).or(lookups.batch_seen.get(key)) {
+            return Err(duplicate(key, *r, edit));
         }
     }
     if let Some(owner) = &edit.owner {
@@ -468,12 +477,13 @@ fn import_row(
     }
     let mut contact = match stored {
         Some(c) => c.clone(),
-        None => Contact::new(
+        None => Contact::new_at(
             edit.keys
                 .contact_id
                 .clone()
                 .unwrap_or_else(ContactId::generate),
             &ctx.job.actor,
+            row.now.to_owned(),
         ),
     };
     let fields = edit.apply(&mut contact, &ctx.spec.tags, ctx.catalogue)?;

@@ -1,7 +1,7 @@
 //! One CSV record turned into what the import does with it, and the conflict policies
 //! applied to a contact. Pure: no SQL.
 //!
-//! A record's cells become one JSON body per policy, parsed by [`Edit::parse`], so every
+//! A record's cells become one body per policy, parsed by [`Edit::parse_fields`], so every
 //! value is checked exactly as a PATCH checks it; an error names the column and the value.
 //! An empty cell imports nothing: it never clears a value.
 
@@ -98,7 +98,7 @@ pub fn parse(
         ));
     }
     let mut keys = Keys::default();
-    let mut bodies: Vec<(Policy, Map<String, Json>)> = Vec::new();
+    let mut bodies: Vec<Body> = Vec::new();
     for column in &plan.columns {
         let cell = fields[column.index].trim();
         if cell.is_empty() {
@@ -114,26 +114,25 @@ pub fn parse(
         }
         let value = cell_json(column.ty, cell)
             .map_err(|why| format!("column '{}' ('{}'): {why}", column.name, quoted()))?;
-        let body = match bodies.iter_mut().find(|(p, _)| *p == column.policy) {
-            Some((_, body)) => body,
+        let body = match bodies.iter().position(|b| b.policy == column.policy) {
+            Some(i) => &mut bodies[i],
             None => {
-                bodies.push((column.policy, Map::new()));
-                &mut bodies.last_mut().expect("just pushed").1
+                bodies.push(Body::new(column.policy));
+                bodies.last_mut().expect("just pushed")
             }
         };
         match column.key.strip_prefix("custom.") {
             Some(bare) => {
-                let custom = body.entry("custom").or_insert_with(|| json!({}));
-                custom[bare] = value;
+                body.custom.insert(bare.to_owned(), value);
             }
-            None => {
-                body.insert(column.key.clone(), value);
-            }
+            None => body.fields.push((&column.key, value)),
         }
     }
     let mut edits = Vec::with_capacity(bodies.len());
-    for (policy, body) in bodies {
-        let edit = Edit::parse(&Json::Object(body), catalogue, region, EditMode::Create)
+    for body in bodies {
+        let policy = body.policy;
+        let edit = body
+            .parse(catalogue, region)
             .map_err(|e| describe(&e, plan, fields))?;
         edits.push((policy, edit));
     }
@@ -154,6 +153,31 @@ pub fn parse(
     }
     let owner = edits.iter().find_map(|(_, e)| e.owner().map(str::to_owned));
     Ok(RowEdit { keys, owner, edits })
+}
+
+/// The cells of one policy, as the fields of a create body.
+struct Body<'p> {
+    policy: Policy,
+    fields: Vec<(&'p str, Json)>,
+    custom: Map<String, Json>,
+}
+
+impl<'p> Body<'p> {
+    fn new(policy: Policy) -> Self {
+        Body {
+            policy,
+            fields: Vec::new(),
+            custom: Map::new(),
+        }
+    }
+
+    /// Checked exactly as a create body with these fields would be.
+    fn parse(self, catalogue: &Catalogue, region: Region) -> Result<Edit, Error> {
+        let custom = (!self.custom.is_empty()).then_some(("custom", Json::Object(self.custom)));
+        let fields = self.fields.iter().map(|(key, value)| (*key, value));
+        let fields = fields.chain(custom.iter().map(|(key, value)| (*key, value)));
+        Edit::parse_fields(fields, catalogue, region, EditMode::Create)
+    }
 }
 
 /// A cell as the JSON value a create body would carry for the field's type.
@@ -237,7 +261,7 @@ impl RowEdit {
         for (policy, edit) in &self.edits {
             let effective = match policy {
                 Policy::Overwrite => Cow::Borrowed(edit),
-                Policy::UpdateBlankOnly => Cow::Owned(blank_only(edit, contact)),
+                Policy::UpdateBlankOnly => blank_only(edit, contact),
                 Policy::Append => Cow::Owned(appended(edit, contact, catalogue)?),
             };
             effective.write_into(contact, catalogue);
@@ -277,13 +301,25 @@ fn is_blank(v: Option<&Value>) -> bool {
     }
 }
 
-/// The part of `edit` that fills fields the contact has empty.
-fn blank_only(edit: &Edit, contact: &Contact) -> Edit {
-    Edit {
+/// The part of `edit` that fills fields the contact has empty: all of it for a new
+/// contact, without a copy.
+fn blank_only<'e>(edit: &'e Edit, contact: &Contact) -> Cow<'e, Edit> {
+    let blank = |col: &str| is_blank(contact.cols.get(owning_column(col)));
+    let fills_all = edit.set.iter().all(|(col, _)| blank(col))
+        && (edit.tags.is_none() || contact.tags.is_empty())
+        && edit
+            .custom
+            .iter()
+            .all(|(k, _)| !contact.custom.contains_key(k))
+        && edit.identities.is_empty();
+    if fills_all {
+        return Cow::Borrowed(edit);
+    }
+    Cow::Owned(Edit {
         set: edit
             .set
             .iter()
-            .filter(|(col, _)| is_blank(contact.cols.get(owning_column(col))))
+            .filter(|(col, _)| blank(col))
             .cloned()
             .collect(),
         tags: edit.tags.clone().filter(|_| contact.tags.is_empty()),
@@ -294,7 +330,7 @@ fn blank_only(edit: &Edit, contact: &Contact) -> Edit {
             .cloned()
             .collect(),
         ..Edit::default()
-    }
+    })
 }
 
 /// `edit` rewritten to append to what the contact has: text joined with "; ", lists and
