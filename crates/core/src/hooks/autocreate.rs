@@ -110,7 +110,9 @@ pub fn receive(db: &dyn Sql, legacy: LegacyKv, events: &[Event]) -> Result<Vec<O
     replay_or_apply(db, &settings, events, seen, RETENTION)
 }
 
-/// Applies one delivery's events, all or nothing, and says what happened to each.
+/// Applies one delivery's events, all or nothing, and says what happened to each, under
+/// rules the caller already has; a hook's request uses [`receive`], which reads them with
+/// the redelivery check.
 pub fn process(
     db: &dyn Sql,
     settings: &AutocreateSettings,
