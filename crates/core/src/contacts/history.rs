@@ -14,17 +14,8 @@ pub fn record(
     actor: &str,
     fields: &[String],
 ) -> Result<i64> {
-    db.execute(
-        "INSERT INTO history (contact_id, at, action, actor, fields) VALUES (?, ?, ?, ?, ?)",
-        &[
-            contact_id.into(),
-            time::now().into(),
-            action.into(),
-            actor.into(),
-            json!(fields).to_string().into(),
-        ],
-    )?;
-    Ok(db.last_insert_rowid())
+    let (sql, params) = insert_item(contact_id, action, actor, fields, "id");
+    Ok(db.execute(&sql, &params)?.scalar_i64().unwrap_or_default())
 }
 
 /// [`record`] for a contact a caller shows right after writing it: also counts the
@@ -38,24 +29,36 @@ pub fn record_counting_duplicates(
     fields: &[String],
 ) -> Result<(i64, i64)> {
     let (rowid, contact_id) = contact;
-    let rows = db.execute(
-        &format!(
-            "INSERT INTO history (contact_id, at, action, actor, fields) VALUES (?1, ?2, ?3, ?4, ?5) \
-             RETURNING id, ({})",
-            crate::merge::duplicates::count_sql("?6")
-        ),
-        &[
-            contact_id.into(),
-            time::now().into(),
-            action.into(),
-            actor.into(),
-            json!(fields).to_string().into(),
-            rowid.into(),
-        ],
-    )?;
+    let count = crate::merge::duplicates::count_sql("?6");
+    let (sql, mut params) =
+        insert_item(contact_id, action, actor, fields, &format!("id, ({count})"));
+    params.push(rowid.into());
+    let rows = db.execute(&sql, &params)?;
     let row = rows.rows.first();
     let int = |i: usize| row.and_then(|r| r.get(i)).and_then(Value::as_i64);
     Ok((int(0).unwrap_or_default(), int(1).unwrap_or_default()))
+}
+
+/// The `INSERT` of one history item (parameters `?1`–`?5`), returning `returning`.
+fn insert_item(
+    contact_id: &str,
+    action: &str,
+    actor: &str,
+    fields: &[String],
+    returning: &str,
+) -> (String, Vec<Value>) {
+    let sql = format!(
+        "INSERT INTO history (contact_id, at, action, actor, fields) VALUES (?1, ?2, ?3, ?4, ?5) \
+         RETURNING {returning}"
+    );
+    let params = vec![
+        contact_id.into(),
+        time::now().into(),
+        action.into(),
+        actor.into(),
+        json!(fields).to_string().into(),
+    ];
+    (sql, params)
 }
 
 /// Appends the `merge` item of a merge: the fields it changed and the Contact IDs it

@@ -23,7 +23,6 @@ pub struct Ctx<'a> {
     pub actor: &'a str,
 }
 
-/// Creates a contact from a caller's JSON body (SPEC §1: email, phone or Contact ID needed).
 /// A contact as a create or update left it, with its possible duplicates counted in the
 /// same transaction.
 #[derive(Debug)]
@@ -32,6 +31,7 @@ pub struct Written {
     pub possible_duplicates: i64,
 }
 
+/// Creates a contact from a caller's JSON body (SPEC §1: email, phone or Contact ID needed).
 pub fn create(ctx: Ctx, body: &Json) -> Result<Written> {
     let edit = Edit::parse(body, ctx.catalogue, ctx.region, EditMode::Create)?;
     let has_key = edit.contact_id.is_some()
