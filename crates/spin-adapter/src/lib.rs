@@ -146,16 +146,6 @@ fn into_spin(v: Value) -> sqlite3::Value {
     }
 }
 
-fn to_spin(v: &Value) -> sqlite3::Value {
-    match v {
-        Value::Null => sqlite3::Value::Null,
-        Value::Integer(i) => sqlite3::Value::Integer(*i),
-        Value::Real(f) => sqlite3::Value::Real(*f),
-        Value::Text(s) => sqlite3::Value::Text(s.clone()),
-        Value::Blob(b) => sqlite3::Value::Blob(b.clone()),
-    }
-}
-
 fn from_spin(v: sqlite3::Value) -> Value {
     match v {
         sqlite3::Value::Null => Value::Null,
@@ -175,7 +165,7 @@ fn db_error(e: sqlite3::Error) -> DbError {
 
 impl Sql for SpinSql {
     fn execute(&self, sql: &str, params: &[Value]) -> std::result::Result<Rows, DbError> {
-        self.run(sql, params.iter().map(to_spin).collect())
+        self.run(sql, params.iter().cloned().map(into_spin).collect())
     }
 
     fn execute_owned(&self, sql: &str, params: Vec<Value>) -> std::result::Result<Rows, DbError> {
