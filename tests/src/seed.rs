@@ -14,7 +14,7 @@ use contacts_core::{contacts::repo, kernel::schema, search, Error};
 use crate::gen;
 
 /// Bumped when the generated data or the way it is written changes.
-const GEN_VERSION: u32 = 2;
+const GEN_VERSION: u32 = 3;
 /// The generator seed of every seeded contact (`gen::contact(SEED, n)`).
 pub const SEED: u64 = 42;
 const BATCH: u64 = 10_000;

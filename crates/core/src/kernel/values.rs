@@ -123,6 +123,13 @@ impl Region {
             .map(Region)
             .map_err(|_| format!("'{code}' is not an ISO 3166 region code"))
     }
+
+    /// The region's country calling code, e.g. 1 for `US`.
+    fn calling_code(self) -> u16 {
+        phonenumber::metadata::DATABASE
+            .by_id(self.0.as_ref())
+            .map_or(0, |meta| meta.country_code())
+    }
 }
 
 impl Default for Region {
@@ -197,6 +204,73 @@ fn warm_region(region: &phonenumber::Metadata) -> usize {
         .sum()
 }
 
+/// Reads a phone number by the rules of its own country: the default region's for a number
+/// written without a country code, the country code's main region's for one written with
+/// it, as libphonenumber does. The phone library alone applies the *default* region's
+/// national prefix to every number: with `US`, "+49 151 23456789" would lose the "1" after
+/// its country code and become +495123456789, another number.
+fn read_phone(text: &str, region: Region) -> Option<phonenumber::PhoneNumber> {
+    let rules = written_calling_code(text)
+        .filter(|code| *code != region.calling_code())
+        .map_or(Some(region.0), main_region);
+    let number = phonenumber::parse(rules, text).ok()?;
+    let code = number.code().value();
+    let read_by_own_rules = match rules {
+        Some(id) => Region(id).calling_code() == code,
+        None => true,
+    };
+    if read_by_own_rules {
+        return Some(number);
+    }
+    // A country code the scan above did not see: after an international call prefix
+    // ("011 49 …" from the US, "00 49 …" from most of the world).
+    let after_idd = after_international_prefix(text, region)?;
+    phonenumber::parse(main_region(code), format!("+{after_idd}")).ok()
+}
+
+/// The country code of a number written `+<code> …`, if it is one.
+fn written_calling_code(text: &str) -> Option<u16> {
+    let rest = text.trim_start().strip_prefix(['+', '\u{FF0B}'])?;
+    let digits: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')'))
+        .filter(char::is_ascii_digit)
+        .take(3)
+        .collect();
+    // Calling codes are a prefix code: the first prefix that is one is the one.
+    (1..=digits.len())
+        .filter_map(|n| digits[..n].parse::<u16>().ok())
+        .find(|code| phonenumber::metadata::DATABASE.by_code(code).is_some())
+}
+
+/// The region whose rules a number of calling code `code` is read by: its main one, or
+/// `None` (the library's own choice) for the non-geographic codes such as +800.
+fn main_region(code: u16) -> Option<phonenumber::country::Id> {
+    let regions = phonenumber::metadata::DATABASE.by_code(&code)?;
+    let main = regions
+        .iter()
+        .find(|m| m.is_main_country_for_code())
+        .or(regions.first())?;
+    phonenumber::country::Id::from_str(main.id()).ok()
+}
+
+/// The digits after the default region's international call prefix, for a number written
+/// with digits and spacing only; `None` otherwise.
+fn after_international_prefix(text: &str, region: Region) -> Option<String> {
+    let spacing = |c: char| matches!(c, ' ' | '-' | '.' | '(' | ')' | '/');
+    if !text
+        .trim()
+        .chars()
+        .all(|c| c.is_ascii_digit() || spacing(c))
+    {
+        return None;
+    }
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    let meta = phonenumber::metadata::DATABASE.by_id(region.0.as_ref())?;
+    let idd = meta.international_prefix()?.find(&digits)?;
+    (idd.start() == 0).then(|| digits[idd.end()..].to_owned())
+}
+
 /// A phone number: kept as entered for display, E.164 for matching.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Phone {
@@ -213,8 +287,7 @@ impl Phone {
         if display.len() > 64 {
             return Err("is longer than 64 characters");
         }
-        let number =
-            phonenumber::parse(Some(region.0), display).map_err(|_| "is not a phone number")?;
+        let number = read_phone(display, region).ok_or("is not a phone number")?;
         if !phone_plan::is_valid(&number) {
             return Err("is not a valid phone number");
         }
@@ -473,6 +546,75 @@ mod tests {
     fn international_phone_ignores_the_default_region() {
         let p = Phone::parse("+44 20 7946 0958", Region::parse("US").unwrap()).unwrap();
         assert_eq!(p.e164(), "+442079460958");
+    }
+
+    #[test]
+    fn a_country_code_brings_its_own_countrys_rules() {
+        let cases = [
+            ("US", "+44 161 496 0000", "+441614960000"),
+            ("US", "+49 151 23456789", "+4915123456789"),
+            ("US", "+55 11 91234 5678", "+5511912345678"),
+            ("US", "+33 1 23 45 67 89", "+33123456789"),
+            ("US", "011 44 161 496 0000", "+441614960000"),
+            ("BR", "+39 06 1234 5678", "+390612345678"),
+            ("DE", "00 39 06 1234 5678", "+390612345678"),
+            ("GB", "00 1 650 253 0000", "+16502530000"),
+            ("CA", "+1 650 253 0000", "+16502530000"),
+        ];
+        for (region, text, e164) in cases {
+            let p = Phone::parse(text, Region::parse(region).unwrap());
+            assert_eq!(
+                p.map(|p| p.e164().to_owned()),
+                Ok(e164.to_owned()),
+                "{text} in {region}"
+            );
+        }
+    }
+
+    /// Every region's example numbers, written with their country code (after `+`, and after
+    /// the default region's international call prefix), read as they read in their own
+    /// region, whatever the default region.
+    #[test]
+    fn international_numbers_read_the_same_under_every_default_region() {
+        let db = &*phonenumber::metadata::DATABASE;
+        let defaults = [
+            "US", "BR", "GB", "DE", "FR", "IT", "MX", "AR", "RU", "IN", "AU",
+        ];
+        let defaults: Vec<Region> = defaults.iter().map(|r| Region::parse(r).unwrap()).collect();
+        // The prefix dialled for an international call, where it is one fixed string (in
+        // Brazil it names a carrier; in Russia it is "8, tone, 10").
+        let idd = |region: &Region| match region.0.as_ref() {
+            "US" => Some("011"),
+            "GB" | "DE" | "FR" | "IT" | "MX" | "AR" | "IN" => Some("00"),
+            _ => None,
+        };
+        let mut checked = 0;
+        for meta in db.iter() {
+            let Ok(id) = phonenumber::country::Id::from_str(meta.id()) else {
+                continue;
+            };
+            let d = meta.descriptors();
+            for example in [d.fixed_line(), d.mobile()]
+                .into_iter()
+                .flatten()
+                .filter_map(|d| d.example())
+            {
+                let Ok(own) = Phone::parse(example, Region(id)) else {
+                    continue;
+                };
+                let code = meta.country_code();
+                for default in &defaults {
+                    let mut written = vec![format!("+{code} {example}")];
+                    written.extend(idd(default).map(|idd| format!("{idd} {code} {example}")));
+                    for text in written {
+                        let read = Phone::parse(&text, *default).map(|p| p.e164().to_owned());
+                        assert_eq!(read, Ok(own.e164().to_owned()), "{text} with {default:?}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 4_000, "{checked}");
     }
 
     #[test]
