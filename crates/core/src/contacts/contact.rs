@@ -131,6 +131,11 @@ impl Columns {
         Self::position(col).map(|k| &self.0[k])
     }
 
+    /// Whether `self` and `other` hold different values in `col`.
+    pub fn differ(&self, other: &Columns, col: &str) -> bool {
+        Self::position(col).is_some_and(|k| self.0[k] != other.0[k])
+    }
+
     /// The value of the column at position `k` of [`COLUMNS`].
     pub fn at(&self, k: usize) -> &Value {
         &self.0[k]
@@ -432,7 +437,7 @@ impl Edit {
                     }
                 }
                 let display: Vec<&str> = seen.iter().map(Email::display).collect();
-                self.set.push((col, json_list(&display)));
+                self.set.push((col, Value::json_list(&display)));
             }
             FieldType::PhoneList => {
                 let items = string_list(key, value)?;
@@ -446,9 +451,10 @@ impl Edit {
                     }
                 }
                 let display: Vec<&str> = seen.iter().map(Phone::display).collect();
-                self.set.push((col, json_list(&display)));
+                self.set.push((col, Value::json_list(&display)));
                 let keys: Vec<&str> = seen.iter().map(Phone::e164).collect();
-                self.set.push(("secondary_phone_keys", json_list(&keys)));
+                self.set
+                    .push(("secondary_phone_keys", Value::json_list(&keys)));
             }
             FieldType::SingleSelect => {
                 let s = value
@@ -617,7 +623,7 @@ pub fn changed_keys(before: &Contact, after: &Contact, catalogue: &Catalogue) ->
     let mut keys = Vec::new();
     for field in catalogue.fields() {
         let differs = match &field.storage {
-            Storage::Column(col) => before.cols.get(col) != after.cols.get(col),
+            Storage::Column(col) => before.cols.differ(&after.cols, col),
             Storage::Tags => before.tags != after.tags,
             Storage::Custom(k) => before.custom.get(k) != after.custom.get(k),
         };
@@ -678,14 +684,6 @@ fn string_list(key: &str, value: &Json) -> Result<Vec<String>> {
                 .ok_or_else(|| type_mismatch(key, "an array of strings"))
         })
         .collect()
-}
-
-fn json_list(items: &[&str]) -> Value {
-    if items.is_empty() {
-        Value::Null
-    } else {
-        Value::Text(json!(items).to_string())
-    }
 }
 
 fn e164_column(col: &str) -> &'static str {

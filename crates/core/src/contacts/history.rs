@@ -56,7 +56,7 @@ fn insert_item(
         time::now().into(),
         action.into(),
         actor.into(),
-        json!(fields).to_string().into(),
+        Value::json(fields),
     ];
     (sql, params)
 }
@@ -76,8 +76,8 @@ pub fn record_merge(
             contact_id.into(),
             time::now().into(),
             actor.into(),
-            json!(fields).to_string().into(),
-            json!(merged).to_string().into(),
+            Value::json(fields),
+            Value::json(merged),
         ],
     )?;
     Ok(())

@@ -107,7 +107,7 @@ fn row_values(contact: &Contact) -> Vec<Value> {
 /// The value stored in the column at position `k` of [`COLUMNS`].
 fn value_at(contact: &Contact, k: usize) -> Value {
     match COLUMNS[k] {
-        "custom" => Value::Text(Json::Object(contact.custom.clone()).to_string()),
+        "custom" => Value::json(&contact.custom),
         _ => contact.cols.at(k).clone(),
     }
 }

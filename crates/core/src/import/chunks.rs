@@ -550,7 +550,7 @@ fn write_batch(ctx: &Ctx, out: &mut Outcome) -> Result<()> {
                 at.as_str().into(),
                 "import".into(),
                 actor.into(),
-                json!(fields).to_string().into(),
+                Value::json(fields),
             ]
         })
         .collect();

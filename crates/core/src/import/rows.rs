@@ -346,7 +346,8 @@ fn appended(edit: &Edit, contact: &Contact, catalogue: &Catalogue) -> Result<Edi
             "secondary_phones" => {
                 let (display, keys) = union_phones(contact, edit);
                 out.set.push((col, bounded_list(col, display)?));
-                out.set.push(("secondary_phone_keys", json_list(keys)));
+                out.set
+                    .push(("secondary_phone_keys", Value::json_list(&keys)));
             }
             "secondary_phone_keys" => {}
             _ => {
@@ -463,15 +464,7 @@ fn bounded_list(col: &str, items: Vec<String>) -> Result<Value, Reason> {
             "field '{col}' would hold more than {MAX_SECONDARY} values"
         ));
     }
-    Ok(json_list(items))
-}
-
-fn json_list(items: Vec<String>) -> Value {
-    if items.is_empty() {
-        Value::Null
-    } else {
-        Value::Text(json!(items).to_string())
-    }
+    Ok(Value::json_list(&items))
 }
 
 #[cfg(test)]

@@ -35,6 +35,22 @@ impl Value {
             _ => None,
         }
     }
+
+    /// `value` as JSON text, written straight from it (no `serde_json::Value` built first:
+    /// an import writes a few of these per row).
+    pub fn json<T: serde::Serialize + ?Sized>(value: &T) -> Value {
+        // Writing into memory fails only for a map with non-string keys, which no caller has.
+        Value::Text(serde_json::to_string(value).unwrap_or_default())
+    }
+
+    /// A list column: a JSON array, NULL when empty.
+    pub fn json_list<T: serde::Serialize>(items: &[T]) -> Value {
+        if items.is_empty() {
+            Value::Null
+        } else {
+            Value::json(items)
+        }
+    }
 }
 
 impl From<&str> for Value {

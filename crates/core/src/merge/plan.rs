@@ -1,7 +1,7 @@
 //! The merged contact, resolved from the primary and its secondaries (SPEC §3, §9). Pure:
 //! no storage, so every rule is unit-tested here.
 
-use serde_json::{json, Map, Value as Json};
+use serde_json::{Map, Value as Json};
 
 use crate::contacts::contact::{changed_keys, dedup_tags, Contact, COLUMNS};
 use crate::kernel::fields::Catalogue;
@@ -163,14 +163,6 @@ fn json_strings(v: Option<&str>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn json_list(items: &[String]) -> Value {
-    if items.is_empty() {
-        Value::Null
-    } else {
-        Value::Text(json!(items).to_string())
-    }
-}
-
 /// Every email of every contact (primary and secondary ones) that is not the merged
 /// contact's own, once per normalized address, as entered.
 fn set_secondary_emails(merged: &mut Contact, all: &[&Contact]) {
@@ -193,7 +185,7 @@ fn set_secondary_emails(merged: &mut Contact, all: &[&Contact]) {
             }
         }
     }
-    merged.set("secondary_emails", json_list(&list));
+    merged.set("secondary_emails", Value::json_list(&list));
 }
 
 /// Every phone of every contact (phone, mobile, secondary ones) that is not one of the
@@ -219,8 +211,8 @@ fn set_secondary_phones(merged: &mut Contact, all: &[&Contact]) {
             }
         }
     }
-    merged.set("secondary_phones", json_list(&displays));
-    merged.set("secondary_phone_keys", json_list(&keys));
+    merged.set("secondary_phones", Value::json_list(&displays));
+    merged.set("secondary_phone_keys", Value::json_list(&keys));
 }
 
 #[cfg(test)]
@@ -229,6 +221,7 @@ mod tests {
     use crate::contacts::contact::Identity;
     use crate::kernel::fields::CustomFieldDef;
     use crate::kernel::values::{Channel, ContactId};
+    use serde_json::json;
 
     fn contact(id: &str, updated: &str, cols: &[(&'static str, &str)]) -> Contact {
         let mut c = Contact::new(ContactId::parse(id).unwrap(), "admin");
