@@ -261,6 +261,12 @@ mod tests {
                 .e164(),
             "+5521998765432"
         );
+        // National parts starting with "1", the default region's national prefix: read by
+        // their own country's rules (São Paulo, a German mobile).
+        for wa_id in ["5511998765432", "4915123456789"] {
+            let p = international_phone(wa_id, Region::default()).unwrap();
+            assert_eq!(p.e164(), format!("+{wa_id}"));
+        }
         assert!(international_phone("12ab", Region::default()).is_none());
         assert!(international_phone("", Region::default()).is_none());
     }
