@@ -214,18 +214,22 @@ fn read_phone(text: &str, region: Region) -> Option<phonenumber::PhoneNumber> {
         .filter(|code| *code != region.calling_code())
         .map_or(Some(region.0), main_region);
     let number = phonenumber::parse(rules, text).ok()?;
-    let code = number.code().value();
-    let read_by_own_rules = match rules {
-        Some(id) => Region(id).calling_code() == code,
-        None => true,
-    };
+    let code = number.code();
+    let read_by_own_rules = rules.is_none_or(|id| Region(id).calling_code() == code.value());
     if read_by_own_rules {
         return Some(number);
     }
     // A country code the scan above did not see: after an international call prefix
-    // ("011 49 …" from the US, "00 49 …" from most of the world).
-    let after_idd = after_international_prefix(text, region)?;
-    phonenumber::parse(main_region(code), format!("+{after_idd}")).ok()
+    // ("011 49 …" from the US, "00 49 …" from most of the world), or after "+00".
+    let own = main_region(code.value());
+    let again = match code.source() {
+        phonenumber::country::Source::Idd => after_international_prefix(text, region)
+            .and_then(|international| phonenumber::parse(own, international).ok()),
+        _ => phonenumber::parse(own, text).ok(),
+    };
+    // Unreadable again only with digits the scan cannot follow (full-width ones): the
+    // library's reading stands.
+    Some(again.unwrap_or(number))
 }
 
 /// The country code of a number written `+<code> …`, if it is one.
@@ -254,21 +258,20 @@ fn main_region(code: u16) -> Option<phonenumber::country::Id> {
     phonenumber::country::Id::from_str(main.id()).ok()
 }
 
-/// The digits after the default region's international call prefix, for a number written
-/// with digits and spacing only; `None` otherwise.
+/// `text` written internationally: "+" and what follows the default region's international
+/// call prefix, as written (an extension included).
 fn after_international_prefix(text: &str, region: Region) -> Option<String> {
-    let spacing = |c: char| matches!(c, ' ' | '-' | '.' | '(' | ')' | '/');
-    if !text
-        .trim()
-        .chars()
-        .all(|c| c.is_ascii_digit() || spacing(c))
-    {
-        return None;
-    }
     let digits: String = text.chars().filter(char::is_ascii_digit).collect();
     let meta = phonenumber::metadata::DATABASE.by_id(region.0.as_ref())?;
     let idd = meta.international_prefix()?.find(&digits)?;
-    (idd.start() == 0).then(|| digits[idd.end()..].to_owned())
+    if idd.start() != 0 || idd.end() == 0 {
+        return None;
+    }
+    let (last, _) = text
+        .char_indices()
+        .filter(|(_, c)| c.is_ascii_digit())
+        .nth(idd.end() - 1)?;
+    Some(format!("+{}", &text[last + 1..]))
 }
 
 /// A phone number: kept as entered for display, E.164 for matching.
@@ -560,6 +563,8 @@ mod tests {
             ("DE", "00 39 06 1234 5678", "+390612345678"),
             ("GB", "00 1 650 253 0000", "+16502530000"),
             ("CA", "+1 650 253 0000", "+16502530000"),
+            ("US", "011 44 161 496 0000 ext. 12", "+441614960000"),
+            ("GB", "+00 64 3 331 6005", "+6433316005"),
         ];
         for (region, text, e164) in cases {
             let p = Phone::parse(text, Region::parse(region).unwrap());
