@@ -14,8 +14,6 @@
 //! A contact whose value the action would not change is left alone: no version bump, no
 //! history item.
 
-use serde_json::json;
-
 use crate::hooks::blocks;
 use crate::kernel::error::Result;
 use crate::kernel::jobs::JobId;
@@ -149,7 +147,7 @@ impl Change {
                     "(SELECT count(*) FROM contact_tags t WHERE t.contact_rowid = c.id AND t.{TAG_IN_VALUE}) < {}",
                     tags.len()
                 ),
-                value: Some(json!(tags).to_string().into()),
+                value: Some(Value::json(tags)),
                 then: Some(
                     "INSERT OR IGNORE INTO contact_tags (contact_rowid, tag) \
                      SELECT c.id, j.value FROM contacts c, json_each(?4) j \
@@ -162,7 +160,7 @@ impl Change {
                 differs: format!(
                     "EXISTS (SELECT 1 FROM contact_tags t WHERE t.contact_rowid = c.id AND t.{TAG_IN_VALUE})"
                 ),
-                value: Some(json!(tags).to_string().into()),
+                value: Some(Value::json(tags)),
                 then: Some(
                     "DELETE FROM contact_tags WHERE \
                      contact_rowid IN (SELECT contact_rowid FROM bulk_targets WHERE job_id = ?1 AND contact_rowid <= ?2) \
@@ -281,11 +279,7 @@ impl Step<'_> {
         // ?3 is the time; the action, actor and fields are literals bound after the rest.
         let n = params.len();
         let mut all = params.to_vec();
-        all.extend([
-            action.into(),
-            self.actor.into(),
-            json!(fields).to_string().into(),
-        ]);
+        all.extend([action.into(), self.actor.into(), Value::json(fields)]);
         self.db.execute(
             &format!(
                 "INSERT INTO history (contact_id, at, action, actor, fields) \

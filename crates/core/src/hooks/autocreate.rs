@@ -528,9 +528,9 @@ fn insert_demoting_taken_keys(db: &dyn Sql, contact: &mut Contact) -> Result<()>
         };
         let display = contact.text(col).map(str::to_owned);
         let key = contact.text(norm).map(str::to_owned);
-        contact.set(list, Value::Text(json!([display]).to_string()));
+        contact.set(list, Value::json(&[display]));
         if let Some(list_keys) = list_keys {
-            contact.set(list_keys, Value::Text(json!([key]).to_string()));
+            contact.set(list_keys, Value::json(&[key]));
         }
         contact.set(col, Value::Null);
         contact.set(norm, Value::Null);

@@ -167,7 +167,7 @@ pub fn set_blocked(
 /// One history item per contact, in one multi-row INSERT.
 fn record_history(db: &dyn Sql, contact_ids: &[String], action: &str, actor: &str) -> Result<()> {
     let now = time::now();
-    let fields = serde_json::json!(FIELDS).to_string();
+    let fields = Value::json(&FIELDS);
     let mut params: Vec<Value> = Vec::with_capacity(contact_ids.len() * 5);
     for id in contact_ids {
         params.extend([
@@ -175,7 +175,7 @@ fn record_history(db: &dyn Sql, contact_ids: &[String], action: &str, actor: &st
             now.as_str().into(),
             action.into(),
             actor.into(),
-            fields.as_str().into(),
+            fields.clone(),
         ]);
     }
     let rows = vec!["(?, ?, ?, ?, ?)"; contact_ids.len()].join(", ");

@@ -587,7 +587,7 @@ pub mod custom {
                 format!("at most {MAX_FIELDS} custom fields"),
             ));
         }
-        let options = def.options.as_ref().map(|o| json!(o).to_string());
+        let options = def.options.as_ref().map(Value::json);
         let inserted = db.execute(
             "INSERT INTO custom_fields (key, label, type, options, position, created_at) \
              VALUES (?, ?, ?, ?, (SELECT coalesce(max(position), 0) + 1 FROM custom_fields), ?)",
@@ -635,7 +635,7 @@ pub mod custom {
             "UPDATE custom_fields SET label = ?, options = ? WHERE key = ?",
             &[
                 def.label.as_str().into(),
-                def.options.as_ref().map(|o| json!(o).to_string()).into(),
+                def.options.as_ref().map(Value::json).into(),
                 key.into(),
             ],
         )?;
