@@ -1,6 +1,6 @@
 //! A generated CSV (the project's generator: names of many cultures, phones of several
-//! countries, the ten custom fields) imported through the host in chunks of at most 10 MB,
-//! (a) into an empty database and (b) into the seeded database with half of the rows
+//! countries, the ten custom fields) imported through the host in chunks cut as the console
+//! cuts them (each sized toward 2 s from the time the last took, at most 8 MiB), (a) into an empty database and (b) into the seeded database with half of the rows
 //! matching seeded contacts by email or phone; beside each, the same chunks imported
 //! natively (the same code and SQL on rusqlite, the same schema, triggers and indexes) in
 //! the same run, for the ratio: each chunk on one side then the other, so the machine's
@@ -10,7 +10,7 @@
 //! The host runs in a child process (`app-host`), so its peak RSS is its own.
 //!
 //! `cargo bench -p contacts-e2e --bench import` (CONTACTS=<n> rows, default 1,000,000;
-//! IMPORT_CHUNK_BYTES=<n> for smaller chunks than the 10 MB bound, as the console sends).
+//! IMPORT_CHUNK_BYTES=<n> for chunks of one size instead, at most the 10 MB bound).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -28,13 +28,61 @@ use serde_json::{json, Value as Json};
 /// Fermyon Cloud's body bound, which chunks must stay under.
 const MAX_CHUNK: usize = 10 * 1024 * 1024;
 
-/// The chunk bound of this run: `IMPORT_CHUNK_BYTES`, else [`MAX_CHUNK`].
-fn chunk_bytes() -> usize {
-    std::env::var("IMPORT_CHUNK_BYTES")
-        .ok()
-        .map(|v| v.parse().expect("IMPORT_CHUNK_BYTES: a number of bytes"))
-        .map_or(MAX_CHUNK, |n: usize| n.clamp(4096, MAX_CHUNK))
+/// How the file is cut: as the console cuts it (`features/ImportWizard.jsx`: the first
+/// chunk 1 MiB, each next one scaled toward 2 s by the time the host took for the last,
+/// at most ×2 or ÷2 a step, 64 KiB–8 MiB), or in chunks of one size (`IMPORT_CHUNK_BYTES`).
+#[derive(Clone, Copy, Debug)]
+enum Sizing {
+    Console,
+    Fixed(usize),
 }
+
+impl Sizing {
+    fn from_env() -> Sizing {
+        std::env::var("IMPORT_CHUNK_BYTES")
+            .ok()
+            .map_or(Sizing::Console, |v| {
+                let n: usize = v.parse().expect("IMPORT_CHUNK_BYTES: a number of bytes");
+                Sizing::Fixed(n.clamp(4096, MAX_CHUNK))
+            })
+    }
+
+    fn first(self) -> usize {
+        match self {
+            Sizing::Console => CONSOLE_FIRST,
+            Sizing::Fixed(n) => n,
+        }
+    }
+
+    /// The next chunk's size, after one of `bytes` that took the host `took`.
+    fn next(self, bytes: usize, took: Duration) -> usize {
+        match self {
+            Sizing::Console => {
+                let scale = (CONSOLE_SECONDS / took.as_secs_f64().max(0.001)).clamp(0.5, 2.0);
+                ((bytes as f64 * scale).round() as usize).clamp(CONSOLE_MIN, CONSOLE_MAX)
+            }
+            Sizing::Fixed(n) => n,
+        }
+    }
+
+    fn describe(self) -> String {
+        match self {
+            Sizing::Console => format!(
+                "sized as the console sizes them (toward {CONSOLE_SECONDS} s each, {}–{} KiB)",
+                CONSOLE_MIN / 1024,
+                CONSOLE_MAX / 1024
+            ),
+            Sizing::Fixed(n) => format!("of at most {n} bytes"),
+        }
+    }
+}
+
+/// The console's chunk sizing (`components/console/web/src/features/ImportWizard.jsx`).
+const CONSOLE_FIRST: usize = 1024 * 1024;
+const CONSOLE_MIN: usize = 64 * 1024;
+const CONSOLE_MAX: usize = 8 * 1024 * 1024;
+const CONSOLE_SECONDS: f64 = 2.0;
+
 const SEED: u64 = 42;
 /// Generator seed of rows that match nothing seeded.
 const NEW_SEED: u64 = 4242;
@@ -123,33 +171,52 @@ fn row(seed: u64, n: u64, keep_email: bool, keep_phone: bool) -> String {
         .join(",")
 }
 
-/// The file's chunks: whole lines, at most [`chunk_bytes`] bytes, the header in the first.
-fn chunks_of(rows: impl Iterator<Item = String>) -> Vec<Vec<u8>> {
-    let header: Vec<&str> = COLUMNS.iter().map(|(c, _)| *c).collect();
-    let bound = chunk_bytes();
-    let mut out = Vec::new();
-    let mut current = format!("{}\n", header.join(",")).into_bytes();
-    for r in rows {
-        if current.len() + r.len() + 1 > bound {
-            out.push(std::mem::take(&mut current));
+/// A CSV file: the header line, then one line per row.
+struct File {
+    bytes: Vec<u8>,
+    rows: u64,
+}
+
+impl File {
+    fn of(rows: impl Iterator<Item = String>) -> File {
+        let header: Vec<&str> = COLUMNS.iter().map(|(c, _)| *c).collect();
+        let mut bytes = format!("{}\n", header.join(",")).into_bytes();
+        let mut n = 0;
+        for r in rows {
+            bytes.extend_from_slice(r.as_bytes());
+            bytes.push(b'\n');
+            n += 1;
         }
-        current.extend_from_slice(r.as_bytes());
-        current.push(b'\n');
+        File { bytes, rows: n }
     }
-    out.push(current);
-    out
+
+    /// The whole lines from `start` that fit in `size` bytes (at least one line).
+    fn chunk(&self, start: usize, size: usize) -> &[u8] {
+        let rest = &self.bytes[start..];
+        if rest.len() <= size {
+            return rest;
+        }
+        let end = match rest[..size].iter().rposition(|&b| b == b'\n') {
+            Some(i) => i + 1,
+            None => rest
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(rest.len(), |i| i + 1),
+        };
+        &rest[..end]
+    }
 }
 
 /// Case (a): `n` new contacts.
-fn fresh_file(n: u64) -> Vec<Vec<u8>> {
-    chunks_of((0..n).map(|i| row(SEED, i, true, true)))
+fn fresh_file(n: u64) -> File {
+    File::of((0..n).map(|i| row(SEED, i, true, true)))
 }
 
 /// Case (b): `n` rows; the even ones are seeded contacts (every fourth by phone alone when
 /// it has one, the others by email), the odd ones new (no phone: a generated number can
 /// repeat a seeded one's).
-fn matching_file(n: u64, seeded: u64) -> Vec<Vec<u8>> {
-    chunks_of((0..n).map(|i| {
+fn matching_file(n: u64, seeded: u64) -> File {
+    File::of((0..n).map(|i| {
         if i % 2 == 0 {
             let k = (i / 2) % seeded;
             let by_phone = i % 4 == 0 && gen::contact(SEED, k).get("phone").is_some();
@@ -178,6 +245,8 @@ struct Run {
     total: Duration,
     /// Each chunk's time, in file order.
     chunks: Vec<Duration>,
+    /// Each chunk's bytes, in file order.
+    sizes: Vec<usize>,
     /// `finish`'s time, most of it merging the search indexes the import fragmented.
     finish: Duration,
     counts: Json,
@@ -206,7 +275,17 @@ impl Run {
             .take(3)
             .map(|(i, d)| format!("#{} {} ms", i + 1, ms(*d)))
             .collect();
-        format!("median {} ms; slowest {}", ms(median), slowest.join(", "))
+        let mut sizes = self.sizes.clone();
+        sizes.sort_unstable();
+        let kib = |b: usize| b / 1024;
+        format!(
+            "median {} ms; slowest {}; chunk KiB min / median / max {} / {} / {}",
+            ms(median),
+            slowest.join(", "),
+            kib(sizes.first().copied().unwrap_or_default()),
+            kib(sizes.get(sizes.len() / 2).copied().unwrap_or_default()),
+            kib(sizes.last().copied().unwrap_or_default()),
+        )
     }
 }
 
@@ -220,20 +299,25 @@ trait Side {
 /// Imports `file` on both sides, each chunk on one side then the other (which goes first
 /// alternates), so a machine that slows down mid-run slows both alike: this one drifts by
 /// 1.3–1.8× over an evening, and run one after the other the sides' ratio moved 0.87–1.06×.
-/// `sides` are the host's and the native one, in that order.
-fn import_in_turns(mut sides: [&mut dyn Side; 2], file: &[Vec<u8>]) -> (Run, Run) {
-    let mut times = [
-        Vec::with_capacity(file.len()),
-        Vec::with_capacity(file.len()),
-    ];
+/// `sides` are the host's and the native one, in that order; chunks are cut by `sizing`
+/// from the host's times, and the native side gets the very same chunks.
+fn import_in_turns(mut sides: [&mut dyn Side; 2], file: &File, sizing: Sizing) -> (Run, Run) {
+    let mut times = [Vec::new(), Vec::new()];
+    let mut sizes = Vec::new();
     let mut counts = [Json::Null, Json::Null];
-    for (i, chunk) in file.iter().enumerate() {
-        let order = if i % 2 == 0 { [0, 1] } else { [1, 0] };
+    let (mut start, mut size) = (0, sizing.first());
+    while start < file.bytes.len() {
+        let chunk = file.chunk(start, size);
+        let seq = sizes.len() + 1;
+        let order = if seq % 2 == 1 { [0, 1] } else { [1, 0] };
         for side in order {
             let t0 = Instant::now();
-            counts[side] = sides[side].put(i + 1, chunk);
+            counts[side] = sides[side].put(seq, chunk);
             times[side].push(t0.elapsed());
         }
+        sizes.push(chunk.len());
+        start += chunk.len();
+        size = sizing.next(chunk.len(), times[0][seq - 1]);
     }
     let mut finish = [Duration::ZERO; 2];
     for (side, importer) in sides.iter_mut().enumerate() {
@@ -246,6 +330,7 @@ fn import_in_turns(mut sides: [&mut dyn Side; 2], file: &[Vec<u8>]) -> (Run, Run
     let run = |chunks: Vec<Duration>, finish: Duration, counts: Json| Run {
         total: chunks.iter().sum::<Duration>() + finish,
         chunks,
+        sizes: sizes.clone(),
         finish,
         counts,
     };
@@ -377,9 +462,10 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
-fn report(case: &str, rows: u64, chunks: usize, host: &Run, native: &Run, rss: f64, p50: Duration) {
+fn report(case: &str, rows: u64, host: &Run, native: &Run, rss: f64, p50: Duration) {
     println!(
-        "| {case} | {rows} | {chunks} | {:.0} | {:.0} | {:.2}x | {} | {:.0} | {} |",
+        "| {case} | {rows} | {} | {:.0} | {:.0} | {:.2}x | {} | {:.0} | {} |",
+        host.chunks.len(),
         host.rate(rows),
         native.rate(rows),
         host.rate(rows) / native.rate(rows),
@@ -409,10 +495,11 @@ fn report(case: &str, rows: u64, chunks: usize, host: &Run, native: &Run, rss: f
 
 fn main() {
     let n = seed::bench_size();
+    let sizing = Sizing::from_env();
     spin_host::build_once(&contacts_e2e::workspace_root().join("spin.toml")).expect("build");
     println!(
-        "import of {n} generated rows, chunks of at most {} bytes (host in a child process)",
-        chunk_bytes()
+        "import of {n} generated rows, chunks {} (host in a child process)",
+        sizing.describe()
     );
     println!("| case | rows | chunks | host rows/s | native rows/s | host/native | slowest chunk ms | host peak RSS MiB | search p50 ms after |");
     println!("|---|---|---|---|---|---|---|---|---|");
@@ -427,11 +514,11 @@ fn main() {
             &mut Native::open(native_state.path()),
         ],
         &file,
+        sizing,
     );
     report(
         "(a) empty database",
-        n,
-        file.len(),
+        file.rows,
         &run,
         &native,
         host.peak_rss_mib(),
@@ -452,11 +539,11 @@ fn main() {
             &mut Native::open(native_state.path()),
         ],
         &file,
+        sizing,
     );
     report(
         "(b) seeded, half matching",
-        n,
-        file.len(),
+        file.rows,
         &run,
         &native,
         host.peak_rss_mib(),
