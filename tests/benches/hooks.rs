@@ -151,6 +151,7 @@ fn main() {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     variables.insert("admin_token".into(), ADMIN.into());
+    contacts_e2e::bench::print_host_settings(spin_host::HostMode::Spin);
     let host = spin_host::start(spin_host::HostConfig {
         manifest,
         listen: "127.0.0.1:0".parse().expect("address"),

@@ -46,6 +46,7 @@ fn main() -> anyhow::Result<()> {
     let base = host.base_url();
 
     println!("host benchmark: {seconds} s per measurement, {ROWS} rows");
+    println!("{}", spin_host::HostMode::Spin.settings());
     println!(
         "{:<28} {:>5} {:>10} {:>10} {:>10}",
         "case", "conns", "req/s", "p50 ms", "p99 ms"

@@ -501,6 +501,7 @@ fn main() {
         "import of {n} generated rows, chunks {} (host in a child process)",
         sizing.describe()
     );
+    contacts_e2e::bench::print_host_settings(spin_host::HostMode::Spin);
     println!("| case | rows | chunks | host rows/s | native rows/s | host/native | slowest chunk ms | host peak RSS MiB | search p50 ms after |");
     println!("|---|---|---|---|---|---|---|---|---|");
 

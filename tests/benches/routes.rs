@@ -130,7 +130,7 @@ fn main() {
     let base = host.base_url();
 
     println!(
-        "issue 18's routes, {contacts} contacts, {:.0} s per case, host mode: Spin (default)",
+        "issue 18's routes, {contacts} contacts, {:.0} s per case, host settings above",
         run.as_secs_f64()
     );
     println!(

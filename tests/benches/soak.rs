@@ -50,6 +50,7 @@ fn main() {
         "soak: {} events from {} identities, {} senders, every 10th redelivered",
         plan.events, plan.identities, plan.senders
     );
+    println!("{}", spin_host::HostMode::Spin.settings());
     println!("| case | events/s | p50 ms | p99 ms | max ms | notes |");
     println!("| --- | ---: | ---: | ---: | ---: | --- |");
 

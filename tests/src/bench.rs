@@ -185,16 +185,24 @@ pub fn report_to_parent(f: &Figures) {
     println!("{}", f.to_line());
 }
 
-/// The app (built once) served by the host on `state_dir`, with the bench admin token.
+/// Prints the host settings a bench's figures are measured under, before them.
+pub fn print_host_settings(mode: spin_host::HostMode) {
+    println!("{}", mode.settings());
+}
+
+/// The app (built once) served by the host on `state_dir`, with the bench admin token; the
+/// host's settings printed first.
 pub fn start_host(state_dir: &Path) -> spin_host::RunningHost {
     let manifest = workspace_root().join("spin.toml");
     spin_host::build_once(&manifest).expect("building the app");
+    let mode = spin_host::HostMode::Spin;
+    print_host_settings(mode);
     spin_host::start(spin_host::HostConfig {
         manifest,
         listen: "127.0.0.1:0".parse().expect("address"),
         state_dir: state_dir.to_path_buf(),
         variables: [("admin_token".to_owned(), ADMIN.to_owned())].into(),
-        mode: spin_host::HostMode::Spin,
+        mode,
     })
     .expect("starting the host")
 }

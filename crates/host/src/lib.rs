@@ -85,6 +85,25 @@ pub enum HostMode {
     Fast,
 }
 
+impl HostMode {
+    /// The per-request costs this mode reproduces, in one line: benchmarks print it beside
+    /// their figures, so each figure says what it was measured under.
+    pub fn settings(self) -> &'static str {
+        match self {
+            HostMode::Spin => {
+                "host mode Spin (the default: Spin 4.1's per-request costs): pooling allocator \
+                 with Spin's settings, memory reset by madvise past 2 MiB, epoch checks, the \
+                 guest as an async task, a fresh SQLite connection per request, spawn_blocking \
+                 per SQL statement, block_in_place per key-value call, no TCP_NODELAY, glibc malloc"
+            }
+            HostMode::Fast => {
+                "host mode Fast (`up --fast`, NOT Spin's costs): the guest on a blocking thread \
+                 with storage calls inline, memory reset only where touched, TCP_NODELAY, mimalloc"
+            }
+        }
+    }
+}
+
 /// How to start a host.
 #[derive(Debug, Clone)]
 pub struct HostConfig {
