@@ -41,6 +41,10 @@ fn main() {
 }
 
 fn run(args: Vec<String>) -> Result<()> {
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return Ok(());
+    }
     match args.split_first() {
         Some((cmd, rest)) if cmd == "up" => up(parse_up(rest)?),
         Some((cmd, rest)) if cmd == "build" => {
@@ -53,10 +57,6 @@ fn run(args: Vec<String>) -> Result<()> {
                 bail!("`build` only takes --from\n{USAGE}");
             }
             spin_host::build_app(&up.manifest)
-        }
-        Some((cmd, _)) if cmd == "-h" || cmd == "--help" => {
-            println!("{USAGE}");
-            Ok(())
         }
         _ => bail!("expected a command\n{USAGE}"),
     }
@@ -128,6 +128,8 @@ fn up(args: UpArgs) -> Result<()> {
             .map(|dir| dir.join(".spin"))
             .unwrap_or_else(|| PathBuf::from(".spin"))
     });
+    // On stderr: stdout carries Spin's own banner, which scripts wait for.
+    eprintln!("{}", args.mode.settings());
     let host = spin_host::start(spin_host::HostConfig {
         manifest: args.manifest,
         listen: args.listen,
@@ -141,5 +143,35 @@ fn up(args: UpArgs) -> Result<()> {
     // Serve until killed (Ctrl-C): SQLite's journal keeps the state consistent either way.
     loop {
         std::thread::park();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|a| a.to_string()).collect()
+    }
+
+    #[test]
+    fn help_anywhere_prints_the_usage_and_starts_nothing() {
+        for call in [
+            &["--help"][..],
+            &["-h"],
+            &["up", "--help"],
+            &["build", "-h"],
+        ] {
+            assert!(run(args(call)).is_ok(), "{call:?}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_argument_is_named_with_the_usage() {
+        let e = run(args(&["up", "--bogus"])).unwrap_err().to_string();
+        assert!(
+            e.contains("unknown argument '--bogus'") && e.contains("usage:"),
+            "{e}"
+        );
     }
 }
