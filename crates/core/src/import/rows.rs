@@ -114,13 +114,14 @@ pub fn parse(
         }
         let value = cell_json(column.ty, cell)
             .map_err(|why| format!("column '{}' ('{}'): {why}", column.name, quoted()))?;
-        let body = match bodies.iter().position(|b| b.policy == column.policy) {
-            Some(i) => &mut bodies[i],
-            None => {
+        let at = bodies
+            .iter()
+            .position(|b| b.policy == column.policy)
+            .unwrap_or_else(|| {
                 bodies.push(Body::new(column.policy));
-                bodies.last_mut().expect("just pushed")
-            }
-        };
+                bodies.len() - 1
+            });
+        let body = &mut bodies[at];
         match column.key.strip_prefix("custom.") {
             Some(bare) => {
                 body.custom.insert(bare.to_owned(), value);
