@@ -1,7 +1,8 @@
 //! A generated CSV (the project's generator: names of many cultures, phones of several
 //! countries, the ten custom fields) imported through the host in chunks cut as the console
-//! cuts them (each sized toward 2 s from the time the last took, at most 8 MiB), (a) into an empty database and (b) into the seeded database with half of the rows
-//! matching seeded contacts by email or phone; beside each, the same chunks imported
+//! cuts them (each sized toward 2 s from the time the last took, at most 8 MiB), (a) into an
+//! empty database and (b) into the seeded database with half of the rows matching seeded
+//! contacts by email or phone; beside each, the same chunks imported
 //! natively (the same code and SQL on rusqlite, the same schema, triggers and indexes) in
 //! the same run, for the ratio: each chunk on one side then the other, so the machine's
 //! drift reaches both alike. Rows/s count each side's chunks and its `finish` (which merges
