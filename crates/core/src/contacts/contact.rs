@@ -4,7 +4,7 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::kernel::error::{Error, Result};
 use crate::kernel::fields::{Catalogue, FieldType, Storage};
-use crate::kernel::store::Value;
+use crate::kernel::store::{list_items, Value};
 use crate::kernel::values::{
     time, Channel, ContactId, Email, LeadStage, Login, Phone, Region, Tag,
 };
@@ -243,12 +243,12 @@ impl Contact {
                 keys.push(("phone", p.to_owned()));
             }
         }
-        for e in json_strings(self.text("secondary_emails")) {
+        for e in list_items(self.text("secondary_emails")) {
             if let Ok(email) = Email::parse(&e) {
                 keys.push(("email", email.normalized().to_owned()));
             }
         }
-        for p in json_strings(self.text("secondary_phone_keys")) {
+        for p in list_items(self.text("secondary_phone_keys")) {
             keys.push(("phone", p));
         }
         keys.sort();
@@ -303,11 +303,6 @@ pub fn column_json(ty: FieldType, v: Option<&Value>) -> Json {
         (_, Some(Value::Text(s))) => json!(s),
         (_, Some(Value::Blob(_))) => Json::Null,
     }
-}
-
-fn json_strings(s: Option<&str>) -> Vec<String> {
-    s.and_then(|s| serde_json::from_str(s).ok())
-        .unwrap_or_default()
 }
 
 /// What a create or update body asks for, parsed and checked against the catalogue.

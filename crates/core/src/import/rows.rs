@@ -16,7 +16,7 @@ use crate::import::mapping::{Plan, Policy};
 use crate::import::preview::Record;
 use crate::kernel::error::Error;
 use crate::kernel::fields::{Catalogue, FieldType};
-use crate::kernel::store::Value;
+use crate::kernel::store::{list_items, Value};
 use crate::kernel::values::{ContactId, Region, Tag};
 
 /// Why a row failed, in words a person can act on.
@@ -420,14 +420,9 @@ fn join(current: Option<&str>, new: &str, max: usize) -> Result<String, Reason> 
     Ok(joined)
 }
 
-fn json_strings(text: Option<&str>) -> Vec<String> {
-    text.and_then(|t| serde_json::from_str(t).ok())
-        .unwrap_or_default()
-}
-
 fn union_lists(current: Option<&str>, new: &Value, same: impl Fn(&str) -> String) -> Vec<String> {
-    let mut all = json_strings(current);
-    for item in json_strings(new.as_str()) {
+    let mut all = list_items(current);
+    for item in list_items(new.as_str()) {
         if !all.iter().any(|a| same(a) == same(&item)) {
             all.push(item);
         }
@@ -438,13 +433,13 @@ fn union_lists(current: Option<&str>, new: &Value, same: impl Fn(&str) -> String
 /// The contact's secondary phones with the edit's added, compared by E.164; the display
 /// list and the key list stay aligned.
 fn union_phones(contact: &Contact, edit: &Edit) -> (Vec<String>, Vec<String>) {
-    let mut display = json_strings(contact.text("secondary_phones"));
-    let mut keys = json_strings(contact.text("secondary_phone_keys"));
+    let mut display = list_items(contact.text("secondary_phones"));
+    let mut keys = list_items(contact.text("secondary_phone_keys"));
     let new_of = |col: &str| {
         edit.set
             .iter()
             .find(|(c, _)| *c == col)
-            .map(|(_, v)| json_strings(v.as_str()))
+            .map(|(_, v)| list_items(v.as_str()))
             .unwrap_or_default()
     };
     for (d, k) in new_of("secondary_phones")

@@ -53,6 +53,13 @@ impl Value {
     }
 }
 
+/// The items of a list column's text as [`Value::json_list`] writes it: none for NULL (or
+/// for text that is not a JSON array of strings, which no writer stores).
+pub fn list_items(text: Option<&str>) -> Vec<String> {
+    text.and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or_default()
+}
+
 impl From<&str> for Value {
     fn from(s: &str) -> Self {
         Value::Text(s.to_owned())

@@ -5,7 +5,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::contacts::contact::{changed_keys, dedup_tags, Contact, COLUMNS};
 use crate::kernel::fields::Catalogue;
-use crate::kernel::store::Value;
+use crate::kernel::store::{list_items, Value};
 use crate::kernel::values::Email;
 
 /// Columns a merge never fills from a secondary: the primary's identity and bookkeeping
@@ -158,11 +158,6 @@ fn set_lifetime(merged: &mut Contact, all: &[&Contact]) {
     }
 }
 
-fn json_strings(v: Option<&str>) -> Vec<String> {
-    v.and_then(|s| serde_json::from_str(s).ok())
-        .unwrap_or_default()
-}
-
 /// Every email of every contact (primary and secondary ones) that is not the merged
 /// contact's own, once per normalized address, as entered.
 fn set_secondary_emails(merged: &mut Contact, all: &[&Contact]) {
@@ -174,7 +169,7 @@ fn set_secondary_emails(merged: &mut Contact, all: &[&Contact]) {
             .text("email")
             .map(str::to_owned)
             .into_iter()
-            .chain(json_strings(c.text("secondary_emails")));
+            .chain(list_items(c.text("secondary_emails")));
         for display in emails {
             let Ok(email) = Email::parse(&display) else {
                 continue;
@@ -200,9 +195,9 @@ fn set_secondary_phones(merged: &mut Contact, all: &[&Contact]) {
         let own = [("phone", "phone_e164"), ("mobile", "mobile_e164")]
             .iter()
             .filter_map(|(d, k)| Some((c.text(d)?.to_owned(), c.text(k)?.to_owned())));
-        let secondary = json_strings(c.text("secondary_phones"))
+        let secondary = list_items(c.text("secondary_phones"))
             .into_iter()
-            .zip(json_strings(c.text("secondary_phone_keys")));
+            .zip(list_items(c.text("secondary_phone_keys")));
         for (display, key) in own.chain(secondary).collect::<Vec<_>>() {
             if !seen.contains(&key) {
                 seen.push(key.clone());
