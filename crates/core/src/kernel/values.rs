@@ -1,8 +1,10 @@
 //! Validated newtypes: a value of one of these types has been parsed and is known good.
 //! Parse, don't validate — each `parse` is the only way in.
 
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::LazyLock;
 
 use crate::kernel::error::{Error, Result};
 use crate::kernel::phone_plan;
@@ -244,18 +246,35 @@ fn written_calling_code(text: &str) -> Option<u16> {
     // Calling codes are a prefix code: the first prefix that is one is the one.
     (1..=digits.len())
         .filter_map(|n| digits[..n].parse::<u16>().ok())
-        .find(|code| phonenumber::metadata::DATABASE.by_code(code).is_some())
+        .find(|code| MAIN_REGIONS.contains_key(code))
 }
 
-/// The region whose rules a number of calling code `code` is read by: its main one, or
-/// `None` (the library's own choice) for the non-geographic codes such as +800.
+/// Every calling code of the phone library's metadata, with the region whose rules read its
+/// numbers: its main one, or `None` (the library's own choice) for the non-geographic codes
+/// such as +800. Built once (at pre-initialization, [`Phone::warm_up`]): the library's
+/// `by_code` builds a vector on each call, and a phone's reading asks up to four times.
+static MAIN_REGIONS: LazyLock<HashMap<u16, Option<phonenumber::country::Id>>> =
+    LazyLock::new(|| {
+        let db = &*phonenumber::metadata::DATABASE;
+        db.iter()
+            .map(|meta| meta.country_code())
+            .collect::<BTreeSet<u16>>()
+            .into_iter()
+            .map(|code| {
+                let regions = db.by_code(&code).unwrap_or_default();
+                let main = regions
+                    .iter()
+                    .find(|m| m.is_main_country_for_code())
+                    .or(regions.first());
+                let id = main.and_then(|m| phonenumber::country::Id::from_str(m.id()).ok());
+                (code, id)
+            })
+            .collect()
+    });
+
+/// The region whose rules a number of calling code `code` is read by ([`MAIN_REGIONS`]).
 fn main_region(code: u16) -> Option<phonenumber::country::Id> {
-    let regions = phonenumber::metadata::DATABASE.by_code(&code)?;
-    let main = regions
-        .iter()
-        .find(|m| m.is_main_country_for_code())
-        .or(regions.first())?;
-    phonenumber::country::Id::from_str(main.id()).ok()
+    MAIN_REGIONS.get(&code).copied().flatten()
 }
 
 /// `text` written internationally: "+" and what follows the default region's international
@@ -312,7 +331,7 @@ impl Phone {
     /// examples were valid numbers.
     pub fn warm_up() -> usize {
         let db = &*phonenumber::metadata::DATABASE;
-        let codes: std::collections::BTreeSet<u16> = WARM_REGIONS
+        let codes: BTreeSet<u16> = WARM_REGIONS
             .iter()
             .filter_map(|id| db.by_id(*id).map(|m| m.country_code()))
             .collect();
@@ -331,6 +350,7 @@ impl Phone {
             }
         }
         phone_plan::warm(&regions);
+        LazyLock::force(&MAIN_REGIONS);
         regions.into_iter().map(warm_region).sum()
     }
 
