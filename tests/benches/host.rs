@@ -46,7 +46,7 @@ fn main() -> anyhow::Result<()> {
     let base = host.base_url();
 
     println!("host benchmark: {seconds} s per measurement, {ROWS} rows");
-    println!("{}", spin_host::HostMode::Spin.settings());
+    contacts_e2e::bench::print_host_settings(spin_host::HostMode::Spin);
     println!(
         "{:<28} {:>5} {:>10} {:>10} {:>10}",
         "case", "conns", "req/s", "p50 ms", "p99 ms"

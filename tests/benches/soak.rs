@@ -50,7 +50,7 @@ fn main() {
         "soak: {} events from {} identities, {} senders, every 10th redelivered",
         plan.events, plan.identities, plan.senders
     );
-    println!("{}", spin_host::HostMode::Spin.settings());
+    contacts_e2e::bench::print_host_settings(spin_host::HostMode::Spin);
     println!("| case | events/s | p50 ms | p99 ms | max ms | notes |");
     println!("| --- | ---: | ---: | ---: | ---: | --- |");
 
