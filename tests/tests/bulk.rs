@@ -486,6 +486,45 @@ fn bad_input_is_a_problem_naming_the_field_and_changes_nothing() {
     assert_eq!(everyone(&app), before);
 }
 
+// ---- Phone keys read again ------------------------------------------------------------
+
+#[test]
+fn recheck_phones_repairs_a_key_stored_by_the_old_reading_of_country_codes() {
+    let app = App::start();
+    app.create(&json!({"contact_id": "A", "phone": "+49 151 23456789"}));
+    app.create(&json!({"contact_id": "B", "phone": "(202) 555-0143"}));
+    // As a version before 2026-12-05 stored it under default region US: the "1" after
+    // +49 taken for the US national prefix (another number's key).
+    let db = rusqlite::Connection::open(app.state_dir().join("sqlite_db.db")).unwrap();
+    db.execute_batch(
+        "UPDATE contacts SET phone_e164 = '+495123456789' WHERE contact_id = 'A';
+         UPDATE contact_keys SET value = '+495123456789' WHERE value = '+4915123456789';",
+    )
+    .unwrap();
+    drop(db);
+    let before = look(&app, "B");
+
+    let (job, _) = run_to_end(&app, &json!({"action": "recheck_phones"}));
+
+    assert_eq!(job["action"], "recheck_phones");
+    assert_eq!(job["changed"], 1, "{job}");
+    assert_eq!(job["conflicts"], json!([]), "{job}");
+    let dup = app.post("/api/contacts", &json!({"phone": "+4915123456789"}));
+    dup.assert_problem(409, None);
+    assert_eq!(
+        dup.body["existing_contact_id"], "A",
+        "A holds its number's key again"
+    );
+    let history = app.get("/api/contacts/A/history");
+    assert_eq!(
+        history.body["items"][0]["action"], "update",
+        "{}",
+        history.text
+    );
+    assert_eq!(history.body["items"][0]["fields"], json!(["phone"]));
+    assert_eq!(look(&app, "B"), before, "a right key is left alone");
+}
+
 // ---- A host killed in the middle of a job --------------------------------------------
 
 fn db_count(db: &rusqlite::Connection, sql: &str) -> i64 {

@@ -538,6 +538,11 @@ fn bulk_schemas() -> Vec<(&'static str, Json)> {
             "processed": {"type": "integer", "description": "Targets done so far."},
             "action": {"enum": strings(bulk::ACTIONS)},
             "changed": {"type": "integer", "description": "Targets the action changed (those already as asked are left alone)."},
+            "conflicts": {
+                "type": "array",
+                "description": "recheck_phones only (empty otherwise): contacts whose primary phone, read again, is another contact's primary phone (`holder`). Their primary phone keeps its old key; merge each pair, then run recheck_phones again. At most 1,000.",
+                "items": {"type": "object", "properties": {"contact_id": {"type": "string"}, "holder": {"type": "string"}}}
+            },
             "created_by": {"type": "string"},
             "created_at": {"type": "string", "format": "date-time"},
             "updated_at": {"type": "string", "format": "date-time"}
@@ -556,7 +561,10 @@ fn bulk_schemas() -> Vec<(&'static str, Json)> {
                         "description": "assign_owner {owner: login | null}; add_tags / remove_tags {tags}; \
                             set_field {field, value} (a writable system field or `custom.<key>`, \
                             checked as a PATCH checks it; null clears); set_lead_stage {stage}; \
-                            block, unblock, delete: none."
+                            block, unblock, delete: none; recheck_phones (none): reads \
+                            every phone number written with a country code again and sets its \
+                            match key by today's rules (the repair for keys stored before \
+                            2026-12-05, when such a number was read by the default region's rules)."
                     },
                     "target": {
                         "type": "object",

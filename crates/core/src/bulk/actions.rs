@@ -10,8 +10,8 @@ use crate::kernel::fields::Catalogue;
 use crate::kernel::store::Value;
 use crate::kernel::values::{LeadStage, Login, Region};
 
-/// The action names of SPEC §8, in its order.
-pub const NAMES: [&str; 8] = [
+/// The action names of SPEC §8, in its order, then this product's own.
+pub const NAMES: [&str; 9] = [
     "assign_owner",
     "add_tags",
     "remove_tags",
@@ -20,6 +20,7 @@ pub const NAMES: [&str; 8] = [
     "block",
     "unblock",
     "delete",
+    "recheck_phones",
 ];
 
 /// System fields a bulk `set_field` refuses: each is a match key (a primary email or phone
@@ -55,6 +56,10 @@ pub enum Action {
     Block,
     Unblock,
     Delete,
+    /// Phone keys read again from the numbers as written ([`crate::contacts::phones`]):
+    /// the repair of keys stored before numbers with another country's code were read
+    /// by that country's rules.
+    RecheckPhones,
 }
 
 impl Action {
@@ -84,7 +89,17 @@ impl Action {
             "set_lead_stage" => lead_stage(params.required("stage")?),
             "block" => Ok(Action::Block),
             "unblock" => Ok(Action::Unblock),
+            "recheck_phones" => Ok(Action::RecheckPhones),
             _ => Ok(Action::Delete),
+        }
+    }
+
+    /// The most contacts one slice takes. `recheck_phones` loads its slice's contacts into
+    /// the guest, so its slices stay a few megabytes whatever the time budget allows.
+    pub fn max_slice(&self) -> i64 {
+        match self {
+            Action::RecheckPhones => 5_000,
+            _ => super::MAX_SLICE,
         }
     }
 
@@ -104,6 +119,7 @@ impl Action {
             Action::Block => "block",
             Action::Unblock => "unblock",
             Action::Delete => "delete",
+            Action::RecheckPhones => "recheck_phones",
         }
     }
 
@@ -120,6 +136,7 @@ impl Action {
             Action::Block => json!("block"),
             Action::Unblock => json!("unblock"),
             Action::Delete => json!("delete"),
+            Action::RecheckPhones => json!("recheck_phones"),
         }
     }
 
@@ -137,6 +154,7 @@ impl Action {
                 "block" => Ok(Action::Block),
                 "unblock" => Ok(Action::Unblock),
                 "delete" => Ok(Action::Delete),
+                "recheck_phones" => Ok(Action::RecheckPhones),
                 _ => Err(bad()),
             },
             Json::Object(o) => {
@@ -180,7 +198,7 @@ fn members_of(action: &str) -> Result<&'static [&'static str]> {
         "add_tags" | "remove_tags" => &["tags"],
         "set_field" => &["field", "value"],
         "set_lead_stage" => &["stage"],
-        "block" | "unblock" | "delete" => &[],
+        "block" | "unblock" | "delete" | "recheck_phones" => &[],
         _ => {
             return Err(Error::invalid(
                 "action",

@@ -227,7 +227,7 @@ pub fn advance(db: &dyn Sql, id: &JobId, max_slice: i64) -> Result<Job> {
         let rate = job.counts["rate"].as_f64();
         let rows = rate
             .map_or(FIRST_SLICE, |rate| rows_for(rate, budget))
-            .clamp(1, max_slice.max(1));
+            .clamp(1, max_slice.min(action.max_slice()).max(1));
         let started = Instant::now();
         let done = run::slice(db, &job.id, &job.actor, &action, rows as usize)?;
         let mut p = job.progress();
@@ -238,6 +238,7 @@ pub fn advance(db: &dyn Sql, id: &JobId, max_slice: i64) -> Result<Job> {
         }
         p.counts = json!({
             "changed": job.counts["changed"].as_i64().unwrap_or(0) + done.changed,
+            "conflicts": with_conflicts(&job.counts["conflicts"], done.conflicts),
             "rate": next_rate(rate, rows, done.taken, started.elapsed()),
             "budget_ms": budget.as_millis() as u64,
         });
@@ -248,6 +249,23 @@ pub fn advance(db: &dyn Sql, id: &JobId, max_slice: i64) -> Result<Job> {
 
 /// This step's budget: [`SLICE_BUDGET`] when other writers wanted the lock as the step took
 /// it, else twice the last step's, up to [`QUIET_SLICE_BUDGET`].
+/// At most this many conflicts are kept on a job: enough to act on, a job row of bounded
+/// size whatever the data.
+const MAX_CONFLICTS: usize = 1_000;
+
+/// A job's conflicts so far (`recheck_phones`), with a slice's added, as the job stores
+/// and shows them: `[{contact_id, holder}]`.
+fn with_conflicts(so_far: &Json, new: Vec<[String; 2]>) -> Json {
+    let mut all = so_far.as_array().cloned().unwrap_or_default();
+    let room = MAX_CONFLICTS.saturating_sub(all.len());
+    all.extend(
+        new.into_iter()
+            .take(room)
+            .map(|[contact_id, holder]| json!({"contact_id": contact_id, "holder": holder})),
+    );
+    Json::Array(all)
+}
+
 fn step_budget(others_wanted_the_lock: bool, last: Option<Duration>) -> Duration {
     if others_wanted_the_lock {
         return SLICE_BUDGET;
@@ -289,6 +307,7 @@ pub fn job_json(job: &Job) -> Json {
         "processed": job.processed,
         "action": action,
         "changed": job.counts["changed"].as_i64().unwrap_or(0),
+        "conflicts": job.counts.get("conflicts").cloned().unwrap_or_else(|| json!([])),
         "created_by": job.actor,
         "created_at": job.created_at,
         "updated_at": job.updated_at,

@@ -14,10 +14,14 @@
 //! A contact whose value the action would not change is left alone: no version bump, no
 //! history item.
 
+use std::collections::HashMap;
+
+use crate::contacts::phones;
+use crate::contacts::repo::batch::{self, Change as Saved};
 use crate::hooks::blocks;
 use crate::kernel::error::Result;
 use crate::kernel::jobs::JobId;
-use crate::kernel::store::{Sql, Value};
+use crate::kernel::store::{placeholders, Sql, Value};
 use crate::kernel::values::time;
 use crate::query::page::Where;
 use crate::search;
@@ -46,12 +50,16 @@ pub fn freeze(db: &dyn Sql, id: &JobId, scope: &Where) -> Result<()> {
 }
 
 /// What one slice did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Slice {
     /// Targets taken off the frozen set (done, whether or not they needed a change).
     pub taken: i64,
     /// Contacts the action changed (or deleted).
     pub changed: i64,
+    /// `recheck_phones` only: contacts whose primary phone, read again, is another
+    /// contact's primary phone, with that contact (Contact IDs). The primary phone keeps
+    /// its old key: the two are one person's records, for someone to merge.
+    pub conflicts: Vec<[String; 2]>,
 }
 
 /// The slice's rows, as every statement of the slice selects them: ?1 job id, ?2 the
@@ -73,10 +81,7 @@ pub fn slice(db: &dyn Sql, id: &JobId, actor: &str, action: &Action, rows: usize
         .and_then(Value::as_i64)
         .unwrap_or(0);
     let Some(last) = row.and_then(|r| r.get(1)).and_then(Value::as_i64) else {
-        return Ok(Slice {
-            taken: 0,
-            changed: 0,
-        });
+        return Ok(Slice::default());
     };
     let step = Step {
         db,
@@ -86,15 +91,22 @@ pub fn slice(db: &dyn Sql, id: &JobId, actor: &str, action: &Action, rows: usize
     };
     // Names, custom values and deleted rows change the search indexes (by trigger): a
     // slice is a bulk write, its merge work bounded by its size.
-    let changed = search::bulk_write(db, || match Change::of(action) {
-        Some(change) => step.update(&change),
-        None => step.delete(),
+    let (changed, conflicts) = search::bulk_write(db, || match action {
+        Action::RecheckPhones => step.recheck_phones(),
+        _ => match Change::of(action) {
+            Some(change) => step.update(&change).map(|n| (n, Vec::new())),
+            None => step.delete().map(|n| (n, Vec::new())),
+        },
     })?;
     db.execute(
         "DELETE FROM bulk_targets WHERE job_id = ?1 AND contact_rowid <= ?2",
         &step.base,
     )?;
-    Ok(Slice { taken, changed })
+    Ok(Slice {
+        taken,
+        changed,
+        conflicts,
+    })
 }
 
 /// An update action as SQL over `contacts c`: which rows it changes, how, and what
@@ -115,7 +127,8 @@ struct Change {
 const TAG_IN_VALUE: &str = "tag IN (SELECT value FROM json_each(?4))";
 
 impl Change {
-    /// `None` for a delete, which changes no row but removes them.
+    /// `None` for a delete, which changes no row but removes them (and for
+    /// `recheck_phones`, which reads each number in Rust: [`Step::recheck_phones`]).
     fn of(action: &Action) -> Option<Change> {
         Some(match action {
             Action::SetColumn { key, column, value } => Change {
@@ -167,7 +180,7 @@ impl Change {
                      AND tag IN (SELECT value FROM json_each(?4))",
                 ),
             },
-            Action::Delete => return None,
+            Action::Delete | Action::RecheckPhones => return None,
             Action::Block | Action::Unblock => {
                 let block = matches!(action, Action::Block);
                 Change {
@@ -272,6 +285,113 @@ impl Step<'_> {
             &self.base,
         )?;
         Ok(self.db.changes() as i64)
+    }
+
+    /// Reads the phone numbers of the slice's contacts again ([`phones::reread`]) and
+    /// saves those whose keys change, each with a history item naming the fields. Unlike
+    /// the set-based actions it loads the contacts: the phone rules are the guest's.
+    fn recheck_phones(&self) -> Result<(i64, Vec<[String; 2]>)> {
+        // Only contacts with a number that may be written with a country code are loaded.
+        let rowids: Vec<i64> = self
+            .db
+            .execute(
+                &format!(
+                    "SELECT id FROM contacts WHERE id IN ({SLICE_ROWS}) AND \
+                     concat(phone, mobile, secondary_phones) GLOB '*[+＋]*'"
+                ),
+                &self.base,
+            )?
+            .rows
+            .iter()
+            .filter_map(|r| r.first().and_then(Value::as_i64))
+            .collect();
+        let mut reread: Vec<(Saved, Vec<&'static str>)> = Vec::new();
+        for before in batch::load_many(self.db, &rowids)? {
+            let mut after = before.clone();
+            let fields = phones::reread(&mut after);
+            if !fields.is_empty() {
+                reread.push((Saved { before, after }, fields));
+            }
+        }
+        let conflicts = self.keep_held_primaries(&mut reread)?;
+        reread.retain(|(_, fields)| !fields.is_empty());
+        let (mut changes, fields): (Vec<Saved>, Vec<Vec<&str>>) = reread.into_iter().unzip();
+        batch::save_many(self.db, &mut changes)?;
+        let history: Vec<[Value; 5]> = changes
+            .iter()
+            .zip(&fields)
+            .map(|(c, fields)| {
+                [
+                    c.after.contact_id().into(),
+                    self.now.as_str().into(),
+                    "update".into(),
+                    self.actor.into(),
+                    Value::json(fields),
+                ]
+            })
+            .collect();
+        batch::insert_rows(
+            self.db,
+            "INSERT INTO history (contact_id, at, action, actor, fields) VALUES",
+            history,
+        )?;
+        Ok((changes.len() as i64, conflicts))
+    }
+
+    /// Gives back its old key to every primary phone whose key, read again, another
+    /// contact holds as its primary (the key is unique), or an earlier contact of the
+    /// slice took; those pairs, by Contact ID. Conservative within a slice: a holder that
+    /// gives the key up in the same slice still counts (a second job sets it).
+    fn keep_held_primaries(
+        &self,
+        reread: &mut [(Saved, Vec<&'static str>)],
+    ) -> Result<Vec<[String; 2]>> {
+        let wanted: Vec<Value> = reread
+            .iter()
+            .filter(|(_, fields)| fields.contains(&"phone"))
+            .filter_map(|(c, _)| c.after.text("phone_e164"))
+            .map(Value::from)
+            .collect();
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut holders: HashMap<String, (i64, String)> = HashMap::new();
+        for group in wanted.chunks(batch::MAX_PARAMS) {
+            let rows = self.db.execute(
+                &format!(
+                    "SELECT phone_e164, id, contact_id FROM contacts WHERE phone_e164 IN ({})",
+                    placeholders(group.len())
+                ),
+                group,
+            )?;
+            for row in rows.rows {
+                if let [Value::Text(key), Value::Integer(id), Value::Text(cid)] = row.as_slice() {
+                    holders.insert(key.clone(), (*id, cid.clone()));
+                }
+            }
+        }
+        let mut conflicts = Vec::new();
+        for (change, fields) in reread.iter_mut() {
+            if !fields.contains(&"phone") {
+                continue;
+            }
+            let (rowid, key) = (change.after.rowid, change.after.text("phone_e164"));
+            let Some(key) = key.map(str::to_owned) else {
+                continue;
+            };
+            match holders.get(&key) {
+                Some((holder, cid)) if *holder != rowid => {
+                    conflicts.push([change.after.contact_id().to_owned(), cid.clone()]);
+                    let old = change.before.cols.get("phone_e164").cloned();
+                    change.after.set("phone_e164", old.unwrap_or(Value::Null));
+                    fields.retain(|f| *f != "phone");
+                }
+                _ => {
+                    holders.insert(key, (rowid, change.after.contact_id().to_owned()));
+                }
+            }
+        }
+        Ok(conflicts)
     }
 
     /// One history item per contact `rows` selects (over `contacts c`), in one statement.

@@ -593,3 +593,102 @@ fn a_job_takes_long_slices_only_while_nobody_else_wants_the_lock() {
     );
     assert_eq!(step_budget(true, Some(QUIET_SLICE_BUDGET)), SLICE_BUDGET);
 }
+
+/// Sets `id`'s phone as written and the key an earlier version stored for it, over the
+/// storage port as that version did (the match key included).
+fn store_old_key(db: &NativeSql, id: &str, phone: &str, old_key: &str) {
+    db.execute(
+        "UPDATE contacts SET phone = ?, phone_e164 = ? WHERE contact_id = ?",
+        &[phone.into(), old_key.into(), id.into()],
+    )
+    .unwrap();
+    db.execute(
+        "INSERT INTO contact_keys (kind, value, contact_rowid) \
+         SELECT 'phone', ?, id FROM contacts WHERE contact_id = ?",
+        &[old_key.into(), id.into()],
+    )
+    .unwrap();
+}
+
+fn phone_keys(db: &NativeSql, id: &str) -> Vec<String> {
+    db.execute(
+        "SELECT k.value FROM contact_keys k JOIN contacts c ON c.id = k.contact_rowid \
+         WHERE c.contact_id = ? AND k.kind = 'phone' ORDER BY k.value",
+        &[id.into()],
+    )
+    .unwrap()
+    .rows
+    .into_iter()
+    .map(|r| r[0].as_str().unwrap().to_owned())
+    .collect()
+}
+
+#[test]
+fn recheck_phones_rekeys_numbers_with_a_country_code_and_reports_a_held_primary() {
+    let db = db();
+    // Stored under default region US before numbers with a country code were read by
+    // their own country's rules: the "1" after +49 was taken for the US national prefix.
+    store_old_key(&db, "A", "+49 151 23456789", "+495123456789");
+    store_old_key(&db, "B", "+49 171 2345678", "+49712345678");
+    // C holds B's right key already (written later, by the fixed rules).
+    store_old_key(&db, "C", "+49 171 2345678", "+491712345678");
+    // D's national number was read with some default region: not read again.
+    store_old_key(&db, "D", "0151 87654321", "+4915187654321");
+    let before = versions(&db);
+
+    let job = run_to_end(&db, json!({"action": "recheck_phones"}), 2).unwrap();
+
+    assert_eq!(col(&db, "A", "phone_e164"), Value::from("+4915123456789"));
+    assert_eq!(
+        phone_keys(&db, "A"),
+        ["+4915123456789"],
+        "the match key follows"
+    );
+    assert_eq!(col(&db, "A", "phone"), Value::from("+49 151 23456789"));
+    assert_eq!(
+        bulk_history(&db, "A"),
+        [("update".to_owned(), json!(["phone"]))]
+    );
+    assert_eq!(
+        col(&db, "B", "phone_e164"),
+        Value::from("+49712345678"),
+        "C holds the right key: B keeps its own"
+    );
+    assert_eq!(
+        job.counts["conflicts"],
+        json!([{"contact_id": "B", "holder": "C"}])
+    );
+    assert_eq!(job_json(&job)["conflicts"], job.counts["conflicts"]);
+    assert_eq!(job.counts["changed"], json!(1));
+    let bumped: Vec<&str> = before
+        .iter()
+        .zip(versions(&db))
+        .filter(|((_, v0), (_, v1))| v1 != v0)
+        .map(|((id, _), _)| id.as_str())
+        .collect();
+    assert_eq!(bumped, ["A"], "only A changed");
+    assert_eq!(col(&db, "D", "phone_e164"), Value::from("+4915187654321"));
+    assert_eq!(col(&db, "D", "phone_e164"), Value::from("+4915187654321"));
+
+    let again = run_to_end(&db, json!({"action": "recheck_phones"}), 50).unwrap();
+    assert_eq!(
+        again.counts["changed"],
+        json!(0),
+        "a second run finds nothing new"
+    );
+}
+
+#[test]
+fn recheck_phones_gives_a_key_two_contacts_of_one_slice_read_to_the_first() {
+    let db = db();
+    store_old_key(&db, "A", "+49 151 23456789", "+495123456789");
+    store_old_key(&db, "E", "+49 151-234 567 89", "+49123");
+    let job = run_to_end(&db, json!({"action": "recheck_phones"}), 50).unwrap();
+    assert_eq!(job.counts["changed"], json!(1));
+    assert_eq!(col(&db, "A", "phone_e164"), Value::from("+4915123456789"));
+    assert_eq!(col(&db, "E", "phone_e164"), Value::from("+49123"));
+    assert_eq!(
+        job.counts["conflicts"],
+        json!([{"contact_id": "E", "holder": "A"}])
+    );
+}

@@ -4,5 +4,6 @@
 pub mod access;
 pub mod contact;
 pub mod history;
+pub mod phones;
 pub mod repo;
 pub mod settings;

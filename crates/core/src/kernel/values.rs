@@ -320,6 +320,12 @@ impl Phone {
         })
     }
 
+    /// Whether `text` is written with a known country code ("+49 151 …"): its reading
+    /// then depends on no default region.
+    pub fn has_country_code(text: &str) -> bool {
+        written_calling_code(text).is_some()
+    }
+
     /// Builds the phone library's lazily loaded metadata and compiles the patterns of the
     /// countries most contacts write from ([`WARM_REGIONS`], with every region sharing their
     /// calling codes) into its cache, ASCII-only ([`ascii_pattern`]), and the patterns that

@@ -4,6 +4,7 @@
 // progress bar. The running job's id is kept in localStorage, so a reload picks it up.
 import { useEffect, useState } from 'preact/hooks';
 import { BULK_ACTIONS, bulk } from './contract.js';
+import { href } from '../router.js';
 import { Dialog, FieldInput, Problem, Progress, useAction } from '../ui.jsx';
 
 const JOB_KEY = 'contacts.bulk-job';
@@ -67,6 +68,7 @@ export function ResumeJobs({ session }) {
     <section class="job-banner" aria-live="polite" aria-label="Bulk job">
       {current && <Progress label={stored.label} value={current.processed} max={current.total} />}
       {done && <span class="ok">Done: {current.processed.toLocaleString()} contacts.</span>}
+      {done && current.conflicts?.length > 0 && <Conflicts pairs={current.conflicts} />}
       <Problem error={error} />
       {(done || error) && (
         <button type="button" onClick={dismiss}>
@@ -74,6 +76,23 @@ export function ResumeJobs({ session }) {
         </button>
       )}
     </section>
+  );
+}
+
+/** Re-checked phone numbers another contact already holds: each pair is one person's two
+ * records, to merge (their primary phone kept its old key meanwhile). */
+function Conflicts({ pairs }) {
+  return (
+    <details class="conflicts">
+      <summary>{pairs.length.toLocaleString()} contacts share a phone number with another contact: merge each pair</summary>
+      <ul>
+        {pairs.map((p) => (
+          <li key={p.contact_id}>
+            <a href={href('contact', p.contact_id)}>{p.contact_id}</a> and <a href={href('contact', p.holder)}>{p.holder}</a>
+          </li>
+        ))}
+      </ul>
+    </details>
   );
 }
 

@@ -65,4 +65,5 @@ export const BULK_ACTIONS = [
   { action: 'set_lead_stage', label: 'Set lead stage', params: [['stage', 'Lead stage', 'stage']] },
   { action: 'block', label: 'Block', params: [] },
   { action: 'unblock', label: 'Unblock', params: [] },
+  { action: 'recheck_phones', label: 'Re-check phone numbers', params: [] },
 ];

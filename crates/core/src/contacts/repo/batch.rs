@@ -11,7 +11,7 @@ use crate::kernel::store::{placeholders, Sql, Value};
 use crate::kernel::values::time;
 
 /// Bound parameters per statement, well under SQLite's 32,766.
-const MAX_PARAMS: usize = 16_000;
+pub const MAX_PARAMS: usize = 16_000;
 
 /// Reads contacts (with tags and identities) by row id, in any order.
 pub fn load_many(db: &dyn Sql, rowids: &[i64]) -> Result<Vec<Contact>> {
