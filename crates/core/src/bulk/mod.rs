@@ -247,8 +247,6 @@ pub fn advance(db: &dyn Sql, id: &JobId, max_slice: i64) -> Result<Job> {
     Ok(job)
 }
 
-/// This step's budget: [`SLICE_BUDGET`] when other writers wanted the lock as the step took
-/// it, else twice the last step's, up to [`QUIET_SLICE_BUDGET`].
 /// At most this many conflicts are kept on a job: enough to act on, a job row of bounded
 /// size whatever the data.
 const MAX_CONFLICTS: usize = 1_000;
@@ -266,6 +264,8 @@ fn with_conflicts(so_far: &Json, new: Vec<[String; 2]>) -> Json {
     Json::Array(all)
 }
 
+/// This step's budget: [`SLICE_BUDGET`] when other writers wanted the lock as the step took
+/// it, else twice the last step's, up to [`QUIET_SLICE_BUDGET`].
 fn step_budget(others_wanted_the_lock: bool, last: Option<Duration>) -> Duration {
     if others_wanted_the_lock {
         return SLICE_BUDGET;

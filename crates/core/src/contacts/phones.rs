@@ -12,9 +12,6 @@ use crate::contacts::contact::Contact;
 use crate::kernel::store::{list_items, Value};
 use crate::kernel::values::{Phone, Region};
 
-/// Fields whose keys [`reread`] may change, as history names them.
-pub const FIELDS: [&str; 3] = ["phone", "mobile", "secondary_phones"];
-
 /// Reads `contact`'s numbers written with a country code again and sets the keys that
 /// differ; the fields whose keys changed. A number that no longer reads as valid keeps its
 /// key: a repair never drops a number.

@@ -84,7 +84,10 @@ export function ResumeJobs({ session }) {
 function Conflicts({ pairs }) {
   return (
     <details class="conflicts">
-      <summary>{pairs.length.toLocaleString()} contacts share a phone number with another contact: merge each pair</summary>
+      <summary>
+        {pairs.length >= 1000 ? 'The first 1,000' : pairs.length.toLocaleString()} contacts sharing a phone number with another
+        contact: merge each pair, then re-check again
+      </summary>
       <ul>
         {pairs.map((p) => (
           <li key={p.contact_id}>
