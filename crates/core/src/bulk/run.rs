@@ -16,8 +16,8 @@
 
 use std::collections::HashMap;
 
-use crate::contacts::phones;
 use crate::contacts::repo::batch::{self, Change as Saved};
+use crate::contacts::{history, phones};
 use crate::hooks::blocks;
 use crate::kernel::error::Result;
 use crate::kernel::jobs::JobId;
@@ -317,23 +317,14 @@ impl Step<'_> {
         reread.retain(|(_, fields)| !fields.is_empty());
         let (mut changes, fields): (Vec<Saved>, Vec<Vec<&str>>) = reread.into_iter().unzip();
         batch::save_many(self.db, &mut changes)?;
-        let history: Vec<[Value; 5]> = changes
-            .iter()
-            .zip(&fields)
-            .map(|(c, fields)| {
-                [
-                    c.after.contact_id().into(),
-                    self.now.as_str().into(),
-                    "update".into(),
-                    self.actor.into(),
-                    Value::json(fields),
-                ]
-            })
-            .collect();
-        batch::insert_rows(
+        history::record_many(
             self.db,
-            "INSERT INTO history (contact_id, at, action, actor, fields) VALUES",
-            history,
+            "update",
+            self.actor,
+            changes
+                .iter()
+                .zip(&fields)
+                .map(|(c, fields)| (c.after.contact_id(), fields.as_slice())),
         )?;
         Ok((changes.len() as i64, conflicts))
     }

@@ -1,7 +1,9 @@
 //! The per-contact record of what happened to it (SPEC §3 History).
 
+use serde::Serialize;
 use serde_json::{json, Value as Json};
 
+use crate::contacts::repo::batch;
 use crate::kernel::error::Result;
 use crate::kernel::store::{Sql, Value};
 use crate::kernel::values::time;
@@ -59,6 +61,36 @@ fn insert_item(
         Value::json(fields),
     ];
     (sql, params)
+}
+
+/// Appends one item per `(contact_id, fields)`, all with one action, actor and time, in as
+/// few multi-row statements as the parameter bound allows: a batch writer's history (an
+/// import batch, a bulk slice that writes contact by contact). Runs inside the caller's
+/// transaction.
+pub fn record_many<'a, F: Serialize + 'a>(
+    db: &dyn Sql,
+    action: &str,
+    actor: &str,
+    items: impl IntoIterator<Item = (&'a str, &'a [F])>,
+) -> Result<()> {
+    let at = time::now();
+    let rows: Vec<[Value; 5]> = items
+        .into_iter()
+        .map(|(contact_id, fields)| {
+            [
+                contact_id.into(),
+                at.as_str().into(),
+                action.into(),
+                actor.into(),
+                Value::json(fields),
+            ]
+        })
+        .collect();
+    batch::insert_rows(
+        db,
+        "INSERT INTO history (contact_id, at, action, actor, fields) VALUES",
+        rows,
+    )
 }
 
 /// Appends the `merge` item of a merge: the fields it changed and the Contact IDs it

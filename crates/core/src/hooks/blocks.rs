@@ -4,6 +4,7 @@
 use serde_json::Value as Json;
 
 use crate::contacts::contact::type_mismatch;
+use crate::contacts::history;
 use crate::kernel::error::{Error, Result};
 use crate::kernel::store::{placeholders, write_tx, Sql, Value};
 use crate::kernel::values::{time, ContactId};
@@ -164,26 +165,14 @@ pub fn set_blocked(
     )
 }
 
-/// One history item per contact, in one multi-row INSERT.
+/// One history item per contact, in multi-row INSERTs.
 fn record_history(db: &dyn Sql, contact_ids: &[String], action: &str, actor: &str) -> Result<()> {
-    let now = time::now();
-    let fields = Value::json(&FIELDS);
-    let mut params: Vec<Value> = Vec::with_capacity(contact_ids.len() * 5);
-    for id in contact_ids {
-        params.extend([
-            id.as_str().into(),
-            now.as_str().into(),
-            action.into(),
-            actor.into(),
-            fields.clone(),
-        ]);
-    }
-    let rows = vec!["(?, ?, ?, ?, ?)"; contact_ids.len()].join(", ");
-    db.execute(
-        &format!("INSERT INTO history (contact_id, at, action, actor, fields) VALUES {rows}"),
-        &params,
-    )?;
-    Ok(())
+    history::record_many(
+        db,
+        action,
+        actor,
+        contact_ids.iter().map(|id| (id.as_str(), &FIELDS[..])),
+    )
 }
 
 #[cfg(test)]

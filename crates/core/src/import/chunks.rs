@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
 
 use crate::contacts::contact::Contact;
+use crate::contacts::history;
 use crate::contacts::repo::batch::{self, Change};
 use crate::import::mapping::{Plan, Spec};
 use crate::import::preview::{self, Encoding, Format, Header, Record};
@@ -536,30 +537,19 @@ fn write_batch(ctx: &Ctx, out: &mut Outcome) -> Result<()> {
     let db = ctx.db;
     batch::insert_many(db, &mut out.created)?;
     batch::save_many(db, &mut out.changed)?;
-    let at = time::now();
-    let actor = ctx.job.actor.as_str();
     let created = out.created.iter().zip(&out.created_fields);
     let changed = out
         .changed
         .iter()
         .map(|c| &c.after)
         .zip(&out.changed_fields);
-    let history_rows: Vec<[Value; 5]> = created
-        .chain(changed)
-        .map(|(c, fields)| {
-            [
-                c.contact_id().into(),
-                at.as_str().into(),
-                "import".into(),
-                actor.into(),
-                Value::json(fields),
-            ]
-        })
-        .collect();
-    batch::insert_rows(
+    history::record_many(
         db,
-        "INSERT INTO history (contact_id, at, action, actor, fields) VALUES",
-        history_rows,
+        "import",
+        &ctx.job.actor,
+        created
+            .chain(changed)
+            .map(|(c, fields)| (c.contact_id(), fields.as_slice())),
     )?;
     let job = ctx.job.id.as_str();
     let key_rows: Vec<[Value; 3]> = out
